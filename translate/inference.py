@@ -1,0 +1,146 @@
+"""Resolve MODEL (zoo name, our checkpoint, official ``.pth``, shipped file, ONNX file) to a
+translator: the PyTorch network wrapped as a backend of the shared image pipeline.
+
+``translate run``, ``translate export`` and :func:`translate.load` all resolve models here, so a
+name or file means the same thing everywhere. ONNX files are handed to the torch-free
+:mod:`translate.runtime` before torch is imported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from translate import cards, weights
+from translate.cards import ModelCard
+from translate.errors import TranslateError
+from translate.pipeline import Translator
+
+DIRECTIONS = ("AtoB", "BtoA")
+CHECKPOINT_FORMAT = "translate-checkpoint"
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without a GPU is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise TranslateError("--device cuda: no CUDA GPU is available to PyTorch; use --device cpu or auto")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise TranslateError(f"unknown device '{device}'; use auto, cpu or cuda")
+    return device
+
+
+def _official_card(path: Path, state_dict: dict, arch: str | None, norm: str | None) -> ModelCard:
+    """Card for a bare reference-layout state dict, from its keys or from --arch / --norm."""
+    from translate.nets import infer_generator_config
+
+    config = infer_generator_config(state_dict)
+    if arch is not None:
+        base = config if config and config["arch"].split("_")[0] == arch.split("_")[0] else {}
+        config = {**base, "arch": arch}
+        config.setdefault("norm", "batch" if arch.startswith("unet") else "instance")
+        if arch.startswith("unet"):
+            config.setdefault("use_dropout", True)
+    if norm is not None and config is not None:
+        config["norm"] = norm
+    if config is None:
+        raise TranslateError(
+            f"{path}: cannot tell the architecture from its keys; pass --arch "
+            f"(resnet_9blocks, resnet_6blocks, unet_256, unet_128) and --norm (instance, batch)")
+    task = "pix2pix" if config["arch"].startswith("unet") else "cyclegan"
+    return ModelCard(name=path.stem, task=task, generator=config, multiple=cards.size_multiple(config),
+                     source=str(path), licence="as the file's source", description="state dict file")
+
+
+def _pick_generator(ckpt: dict, direction: str | None, path: Path) -> tuple[str, ModelCard]:
+    """Choose the generator of a `translate train` checkpoint for ``direction``."""
+    found = {name: ModelCard.from_dict(c) for name, c in ckpt["cards"].items()}
+    if direction is None:
+        return next(iter(found.items()))
+    for name, card in found.items():
+        if card.direction == direction:
+            return name, card
+    have = ", ".join(f"{n} ({c.direction})" for n, c in found.items())
+    raise TranslateError(f"{path}: no generator for --direction {direction}; this checkpoint has {have}")
+
+
+def load_model(spec: str, *, direction: str | None = None, weights_file: str | None = None,
+               arch: str | None = None, norm: str | None = None, device: str = "cpu") -> tuple[Any, ModelCard]:
+    """Build the generator named by ``spec`` with its weights, in eval mode on ``device``.
+
+    ``spec`` is a zoo name (``horse2zebra``, ``pix2pix/edges2shoes``; weights are fetched into
+    the cache unless ``weights_file`` is given), a run folder or checkpoint written by
+    ``translate train`` (``direction`` picks G_A / G_B of a CycleGAN), a shipped
+    ``.safetensors`` file, or an official-layout ``.pth`` state dict (``arch`` / ``norm`` when the
+    keys do not tell). Returns ``(module, card)``.
+    """
+    from translate.nets import build_generator, describe, load_generator_state
+
+    if direction is not None and direction not in DIRECTIONS:
+        raise TranslateError(f"--direction must be AtoB or BtoA, got '{direction}'")
+    name = None
+    card = cards.lookup(spec)
+    if card is not None:
+        if direction is not None and direction != card.direction and card.task == "cyclegan":
+            raise TranslateError(f"{card.name} translates one way only ({card.direction}); "
+                                 f"use the zoo model for the other direction (see translate zoo list)")
+        path = weights.fetch(card, weights=weights_file)
+        state = weights.load_state_dict(path)
+    else:
+        path = Path(weights_file or spec)
+        if path.is_dir():
+            path = path / "checkpoints" / "latest.pt"
+        if not path.is_file():
+            raise TranslateError(f"{spec}: not a zoo model name (see `translate zoo list`) and no such file")
+        if path.suffix == ".safetensors":
+            card, state = weights.read_card(path), weights.load_state_dict(path)
+        else:
+            ckpt = weights.load_torch_file(path)
+            if isinstance(ckpt, dict) and ckpt.get("format") == CHECKPOINT_FORMAT:
+                name, card = _pick_generator(ckpt, direction, path)
+                state = ckpt["nets"][name]
+            else:
+                state = weights.as_state_dict(ckpt, path)
+                card = _official_card(path, state, arch, norm)
+    net = build_generator(**card.generator)
+    load_generator_state(net, state, describe(card.generator), source=str(path))
+    return net.eval().to(device), card
+
+
+class TorchBackend:
+    """A pipeline backend running a PyTorch module: (B, C, H, W) float32 numpy -> numpy."""
+
+    def __init__(self, net: Any, device: str = "cpu"):
+        self.net = net
+        self.device = device
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            y = self.net(torch.from_numpy(np.ascontiguousarray(x)).to(self.device))
+        return y.float().cpu().numpy()
+
+
+def load(spec: str, *, device: str = "auto", direction: str | None = None, weights_file: str | None = None,
+         arch: str | None = None, norm: str | None = None) -> Translator:
+    """A :class:`~translate.pipeline.Translator` for ``spec`` (see :func:`load_model`).
+
+    A path ending in ``.onnx`` runs on onnxruntime through :mod:`translate.runtime` and never
+    imports torch.
+    """
+    if str(spec).lower().endswith(".onnx"):
+        from translate.runtime import Session
+
+        if direction or weights_file or arch or norm:
+            raise TranslateError("--direction/--weights/--arch/--norm do not apply to an ONNX file")
+        return Session(spec, device=device)
+    device = resolve_device(device)
+    net, card = load_model(spec, direction=direction, weights_file=weights_file, arch=arch, norm=norm,
+                           device=device)
+    return Translator(TorchBackend(net, device), card, device=device)

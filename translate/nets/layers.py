@@ -1,0 +1,61 @@
+"""Normalisation layers and weight initialisation shared by every network."""
+
+from __future__ import annotations
+
+import torch.nn as nn
+
+NORMS = ("batch", "instance", "none")
+
+
+def norm_layer(norm: str, channels: int) -> nn.Module:
+    """The normalisation layer named ``norm`` for ``channels`` channels.
+
+    ``batch``: BatchNorm2d (affine, running stats); ``instance``: InstanceNorm2d without affine
+    parameters or running stats (as the reference CycleGAN); ``none``: Identity. Identity keeps
+    the module index, so parameter names stay those of the reference layout.
+    """
+    if norm == "batch":
+        return nn.BatchNorm2d(channels, affine=True, track_running_stats=True)
+    if norm == "instance":
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if norm == "none":
+        return nn.Identity()
+    raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+
+
+def conv_bias(norm: str) -> bool:
+    """Convolutions followed by BatchNorm carry no bias (BatchNorm has its own shift)."""
+    return norm != "batch"
+
+
+INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
+
+
+def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02) -> nn.Module:
+    """Initialise conv / linear weights in place (reference scheme) and return ``net``.
+
+    ``normal``: N(0, gain); ``xavier``: Xavier-normal with ``gain``; ``kaiming``: Kaiming-normal
+    (fan_in); ``orthogonal``: orthogonal with ``gain``. Biases are zeroed; BatchNorm weights are
+    drawn from N(1, gain) and their biases zeroed.
+    """
+    if init_type not in INIT_TYPES:
+        raise ValueError(f"init_type must be one of {INIT_TYPES}, got {init_type!r}")
+
+    def init_fn(m: nn.Module) -> None:
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            if init_type == "normal":
+                nn.init.normal_(m.weight, 0.0, gain)
+            elif init_type == "xavier":
+                nn.init.xavier_normal_(m.weight, gain=gain)
+            elif init_type == "kaiming":
+                nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
+            else:
+                nn.init.orthogonal_(m.weight, gain=gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+
+    net.apply(init_fn)
+    return net

@@ -1,0 +1,222 @@
+"""The one image pipeline around a model backend; numpy and OpenCV only, never torch.
+
+Every way of running a model (``translate run`` with PyTorch, the Python API, the onnxruntime
+runtime, the evaluators) calls :func:`run_backend`, so the paths cannot drift apart::
+
+    rgb (H, W, 3) in [0, 1] -> (x - mean) / std [-> gray] [+ extra input channels]
+      -> pad (reflect) bottom/right to the card's size multiple  [or split into overlapping tiles]
+      -> backend((B, C, h, w)) -> (B, C_out, h*scale, w*scale)
+      [-> blend tiles with a smooth weight window] -> crop to (H*scale, W*scale)
+      -> y * std + mean -> clip to [0, 1]
+
+A backend is anything callable on a float32 NCHW numpy batch: a wrapper around a torch module,
+or an onnxruntime session. It only ever sees heights and widths that are multiples of
+``multiple`` and, when tiling, only batches of ``batch_size`` tiles, so memory is bounded by the
+tile size whatever the image size.
+
+Tiling: tiles of ``tile`` pixels (rounded up to the multiple) overlapping by ``tile_overlap``
+cover the image padded to the multiple, the last tile of each row and column ending at its end;
+an image smaller than a tile is one tile. Outputs are summed with weights (:func:`blend_window`)
+that are 0 in the outer quarter of each overlap band, rise smoothly over its middle half and add
+up to 1, then divided by the summed weights.
+
+Exactness: for networks without global statistics (super-resolution, de-raining, BatchNorm in
+eval mode) an output pixel depends only on a window of input pixels, so the tiled result equals
+the untiled one when the overlap covers the receptive field (radius <= ``tile_overlap / 4``):
+pixels that saw a tile's border instead of the image get weight 0. For InstanceNorm networks
+(CycleGAN) each tile is normalised by its own mean and variance, so tiles differ slightly from
+each other and from the untiled result; the smooth blend hides the seams, it cannot remove the
+difference.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from translate.cards import ModelCard
+from translate.imageio import Image
+
+
+class Backend(Protocol):
+    """A model: ``(B, C, H, W)`` float32 -> ``(B, C_out, H*scale, W*scale)`` float32 numpy."""
+
+    def __call__(self, batch: np.ndarray, /) -> np.ndarray: ...
+
+
+def pad_to_multiple(x: np.ndarray, multiple: int, mode: str = "reflect") -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad an (H, W, C) or (H, W) array bottom/right so H and W are multiples of ``multiple``.
+
+    Returns ``(padded, (H, W))``; crop the result back with ``[:H, :W]``. numpy's reflect mode
+    reflects repeatedly, so a pad larger than the image (a 3x5 image to 256x256) works too.
+    """
+    if multiple < 1:
+        raise ValueError(f"multiple must be >= 1, got {multiple}")
+    h, w = x.shape[:2]
+    pad = [(0, -h % multiple), (0, -w % multiple)] + [(0, 0)] * (x.ndim - 2)
+    return (np.pad(x, pad, mode=mode) if pad[0][1] or pad[1][1] else x), (h, w)
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of size ``tile`` covering ``[0, length)`` with stride ``tile - overlap``.
+
+    The last tile ends exactly at ``length``, so it overlaps its neighbour by at least ``overlap``.
+    """
+    if length <= tile:
+        return [0]
+    return list(range(0, length - tile, tile - overlap)) + [length - tile]
+
+
+def blend_window(size: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
+    """1-D weights (size,) of a tile: a rise over ``overlap`` pixels at the ends facing another tile.
+
+    The outer quarter of the band gets weight 0 (those pixels saw the tile's edge instead of the
+    image), the middle half a raised cosine, the rest 1. The rise is symmetric,
+    ``rise[k] + rise[overlap - 1 - k] == 1``, so the weights of tiles overlapping by at least
+    ``overlap`` sum to at least 1 everywhere and the blend is exact for a local network whose
+    receptive-field radius is at most ``overlap / 4`` (the band is capped at half the tile).
+    """
+    window = np.ones(size, np.float32)
+    band = min(overlap, size // 2)
+    if band > 0:
+        t = np.clip((np.arange(band, dtype=np.float32) + 0.5 - band / 4) / (band / 2), 0.0, 1.0)
+        rise = np.sin(0.5 * np.pi * t) ** 2
+        if at_start:
+            window[:band] = rise
+        if at_end:
+            window[size - band:] = rise[::-1]
+    return window
+
+
+def _to_nchw(batch: list[np.ndarray]) -> np.ndarray:
+    return np.ascontiguousarray(np.stack(batch).transpose(0, 3, 1, 2), dtype=np.float32)
+
+
+def _call(backend: Backend, batch: list[np.ndarray], scale: int) -> np.ndarray:
+    """Run one batch of (h, w, C) tiles; returns (B, h*scale, w*scale, C_out), checked."""
+    x = _to_nchw(batch)
+    y = np.asarray(backend(x), dtype=np.float32)
+    b, _, h, w = x.shape
+    if y.ndim != 4 or y.shape[0] != b or y.shape[2:] != (h * scale, w * scale):
+        raise ValueError(
+            f"backend returned shape {y.shape} for input {x.shape}; expected "
+            f"({b}, C_out, {h * scale}, {w * scale}) (is the card's scale {scale} right?)"
+        )
+    return y.transpose(0, 2, 3, 1)
+
+
+def run_backend(
+    rgb: np.ndarray,
+    backend: Backend,
+    *,
+    mean: float,
+    std: float,
+    multiple: int,
+    scale: int = 1,
+    in_channels: int = 3,
+    tile: int = 0,
+    tile_overlap: int = 32,
+    batch_size: int = 1,
+    extra_inputs: np.ndarray | None = None,
+) -> np.ndarray:
+    """Translate one (H, W, 3) float32 image in [0, 1] into an (H*scale, W*scale, 3) one in [0, 1].
+
+    The backend sees ``(x - mean) / std`` (BT.601 luma first when ``in_channels`` is 1), plus
+    ``extra_inputs`` (H, W, K) appended as raw channels (e.g. an inpainting mask), padded to
+    ``multiple``; its output is cropped, mapped back as ``y * std + mean``, a 1-channel output
+    replicated to RGB. ``tile > 0`` runs overlapping tiles of ``tile`` (rounded up to
+    ``multiple``) pixels, ``batch_size`` at a time, blended over ``tile_overlap`` pixels.
+    Raises ValueError for inconsistent arguments or a backend returning the wrong shape.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be (H, W, 3), got {rgb.shape}")
+    if in_channels not in (1, 3):
+        raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+    if multiple < 1 or scale < 1 or batch_size < 1:
+        raise ValueError(f"multiple, scale and batch_size must be >= 1, got {multiple}, {scale}, {batch_size}")
+    if tile:
+        if tile < multiple:
+            raise ValueError(f"tile ({tile}) must be at least the model's size multiple ({multiple})")
+        if not 0 <= tile_overlap < tile:
+            raise ValueError(f"tile_overlap ({tile_overlap}) must be in [0, tile) with tile {tile}")
+    height, width = rgb.shape[:2]
+
+    x = rgb.astype(np.float32)
+    if in_channels == 1:
+        x = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)[..., None]  # 0.299 R + 0.587 G + 0.114 B
+    x = (x - np.float32(mean)) / np.float32(std)
+    if extra_inputs is not None:
+        if extra_inputs.shape[:2] != (height, width):
+            raise ValueError(f"extra_inputs {extra_inputs.shape} must be (H, W[, K]) with (H, W) = {(height, width)}")
+        extra = extra_inputs.reshape(height, width, -1).astype(np.float32)
+        x = np.concatenate([x, extra], axis=2)
+
+    # Tiles cover the image padded to the multiple, exactly as the untiled path pads it, so a
+    # network sees the same content beyond the image's bottom/right edge either way.
+    x, _ = pad_to_multiple(x, multiple)
+    tile_h, tile_w = x.shape[:2]
+    if tile:
+        size = -(-tile // multiple) * multiple
+        tile_h, tile_w = min(size, tile_h), min(size, tile_w)
+    boxes = [(top, left) for top in tile_starts(x.shape[0], tile_h, tile_overlap)
+             for left in tile_starts(x.shape[1], tile_w, tile_overlap)]
+
+    if len(boxes) == 1:
+        y = _call(backend, [x[:tile_h, :tile_w]], scale)[0]
+    else:
+        y = _blend_tiles(x, backend, boxes, tile_h, tile_w, tile_overlap, scale, batch_size)
+    y = y[: height * scale, : width * scale]
+    if y.shape[2] not in (1, 3):
+        raise ValueError(f"backend returned {y.shape[2]} channels; expected 1 or 3")
+    y = y * np.float32(std) + np.float32(mean)
+    if y.shape[2] == 1:
+        y = np.repeat(y, 3, axis=2)
+    return np.clip(y, 0.0, 1.0, out=y)
+
+
+def _blend_tiles(x: np.ndarray, backend: Backend, boxes: list[tuple[int, int]], tile_h: int, tile_w: int,
+                 overlap: int, scale: int, batch_size: int) -> np.ndarray:
+    """Run (tile_h, tile_w) tiles at ``boxes`` of x (H, W, C), return the weighted blend (H*s, W*s, C_out).
+
+    A tile's weight is the outer product of :func:`blend_window` along y and x; it only falls on
+    sides facing another tile, so image borders keep full weight.
+    """
+    height, width = x.shape[:2]
+    out = weight = None
+    for first in range(0, len(boxes), batch_size):
+        chunk = boxes[first:first + batch_size]
+        results = _call(backend, [x[t:t + tile_h, l:l + tile_w] for t, l in chunk], scale)
+        if out is None:
+            out = np.zeros((height * scale, width * scale, results.shape[3]), np.float32)
+            weight = np.zeros((height * scale, width * scale, 1), np.float32)
+        for (top, left), y in zip(chunk, results):
+            wy = blend_window(tile_h * scale, overlap * scale, top > 0, top + tile_h < height)
+            wx = blend_window(tile_w * scale, overlap * scale, left > 0, left + tile_w < width)
+            window = (wy[:, None] * wx[None, :])[..., None]
+            rows = slice(top * scale, (top + tile_h) * scale)
+            cols = slice(left * scale, (left + tile_w) * scale)
+            out[rows, cols] += y * window
+            weight[rows, cols] += window
+    return out / weight
+
+
+def translate_image(image: Image, backend: Backend, card: ModelCard, *, tile: int = 0, tile_overlap: int = 32,
+                    batch_size: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run a model on a decoded image as its card says; returns (rgb, alpha).
+
+    ``rgb`` is (H*scale, W*scale, 3) float32 in [0, 1]. The alpha plane is not translated: it is
+    returned unchanged for scale 1 and resized bicubically (clipped to [0, 1]) otherwise, or
+    None when the image has none. Gray images are already RGB in ``image.rgb``.
+    """
+    rgb = run_backend(
+        image.rgb, backend, mean=card.mean, std=card.std, multiple=card.multiple, scale=card.scale,
+        in_channels=int(card.generator.get("input_nc", 3)), tile=tile, tile_overlap=tile_overlap,
+        batch_size=batch_size,
+    )
+    alpha = image.alpha
+    if alpha is not None and card.scale != 1:
+        alpha = cv2.resize(alpha, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_CUBIC)
+        alpha = np.clip(alpha, 0.0, 1.0)
+    return rgb, alpha

@@ -1,0 +1,317 @@
+"""Where weights live and how they are read: the per-user cache, downloads, checkpoint files.
+
+Zoo weights are downloaded once into ``<cache>/weights/<card name>.pth`` (``<cache>`` is
+``$TRANSLATE_HOME`` or the platform's user cache folder). A download streams into a temporary
+file in the same folder while its SHA-256 is computed, and is renamed into place only when
+complete and, where the card gives a checksum, correct; the checksum is recorded beside the file
+(``<file>.sha256``) and checked on every later use, which needs no network. Checkpoints are read
+with ``torch.load(..., weights_only=True)`` or safetensors, never by unpickling arbitrary
+objects. Shipped models are safetensors files carrying their :class:`ModelCard` in the header,
+which :func:`read_card` parses without importing torch. Torch and safetensors are imported
+inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import struct
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from translate import cards
+from translate.cards import ModelCard
+from translate.errors import TranslateError
+from translate.fileio import atomic_write_bytes, atomic_write_text
+
+if TYPE_CHECKING:
+    import torch
+
+CARD_METADATA_KEY = "translate_card"
+# Wrappers that common training code puts around a state dict, most specific first.
+STATE_DICT_WRAPPER_KEYS = ("params_ema", "params", "state_dict")
+DOWNLOAD_TIMEOUT_S = 30.0
+_CHUNK = 1 << 20
+# A safetensors header is a few kB per hundred tensors; anything this large is not one.
+_MAX_SAFETENSORS_HEADER = 100 << 20
+
+
+def cache_dir() -> Path:
+    """The per-user cache folder: ``$TRANSLATE_HOME`` if set, else the platform's cache folder.
+
+    On Linux the default is ``~/.cache/translate``. The folder is not created here.
+    """
+    home = os.environ.get("TRANSLATE_HOME")
+    if home:
+        return Path(home).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("translate"))
+
+
+def cache_path(card: ModelCard) -> Path:
+    """Where the downloaded weights of ``card`` live: ``<cache>/weights/<card.name>.pth``.
+
+    Card names such as ``cyclegan/horse2zebra`` become a subfolder. A name that would leave
+    the cache folder (absolute, ``..``) raises ValueError.
+    """
+    parts = PurePosixPath(card.name).parts
+    if not parts or card.name.startswith("/") or any(p in ("..", ".") for p in parts) or "\\" in card.name:
+        raise ValueError(f"model card name {card.name!r} is not a relative path of plain names")
+    return cache_dir().joinpath("weights", *parts[:-1], parts[-1] + ".pth")
+
+
+def shipped_path(card: ModelCard) -> Path:
+    """The file of a shipped model: ``card.file`` resolved against the repository root."""
+    if not card.file:
+        raise ValueError(f"model card {card.name!r} has no shipped file")
+    return cards.REPO_WEIGHTS.parent / card.file
+
+
+def is_cached(card: ModelCard) -> bool:
+    """True if the weights of ``card`` are on disk: its shipped file, or its file in the cache.
+
+    Only checks that the file exists; :func:`fetch` verifies the checksum.
+    """
+    return (shipped_path(card) if card.file else cache_path(card)).is_file()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes as 64 lowercase hex digits (read in chunks)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def fetch(card: ModelCard, *, weights: str | os.PathLike | None = None, progress: bool = True) -> Path:
+    """A local file holding the weights of ``card``, downloading them into the cache if needed.
+
+    ``weights`` (the ``--weights FILE`` option) overrides everything and must exist. A shipped
+    card (``card.file``) resolves against the repository root. A cached file is checked against
+    ``card.sha256``, or the checksum recorded when it was downloaded, without any network access.
+    Otherwise ``card.url`` (http, https or file) is downloaded with a progress bar on stderr
+    (``progress=False`` hides it). Every failure raises :class:`TranslateError` saying what to do.
+    """
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise TranslateError(f"--weights {weights}: no such file")
+        return path
+    if card.file:
+        path = shipped_path(card)
+        if not path.is_file():
+            raise TranslateError(
+                f"shipped model {card.name}: {path} is missing; restore it from the repository "
+                f"(git checkout -- {card.file}) or pass --weights FILE"
+            )
+        return path
+    path = cache_path(card)
+    if path.is_file():
+        _verify_cached(path, card)
+        return path
+    if not card.url:
+        raise TranslateError(f"model {card.name} has no download URL; place its weights at {path} or pass --weights FILE")
+    _download(card.url, path, expected_sha256=card.sha256, progress=progress, desc=card.name)
+    return path
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _verify_cached(path: Path, card: ModelCard) -> None:
+    # A file placed by hand, without a sidecar, for a card without a checksum is taken as is.
+    expected = card.sha256
+    if not expected and _sidecar(path).is_file():
+        recorded = _sidecar(path).read_text(encoding="utf-8").split()
+        expected = recorded[0] if recorded else None
+    if not expected:
+        return
+    actual = sha256_file(path)
+    if actual != expected.lower():
+        raise TranslateError(
+            f"cached weights of {card.name} are corrupt: {path} has SHA-256 {actual}, expected {expected}; "
+            f"delete it to download it again"
+        )
+
+
+def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bool, desc: str) -> None:
+    """Stream ``url`` into a temporary file beside ``dest``; rename it to ``dest`` when complete.
+
+    The temporary file is removed on any failure (including Ctrl-C), so ``dest`` is either the
+    whole verified file or absent. The checksum is written to the sidecar before the rename.
+    """
+    from tqdm import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+                length = response.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else None
+                received = 0
+                with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
+                          file=sys.stderr, disable=None if progress else True, leave=False) as bar:
+                    while chunk := response.read(_CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        received += len(chunk)
+                        bar.update(len(chunk))
+                if total is not None and received != total:
+                    raise http.client.IncompleteRead(b"", total - received)
+                out.flush()
+                os.fsync(out.fileno())
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            raise TranslateError(
+                f"could not download {url} ({_reason(e)}); place the file by hand at {dest} or pass --weights FILE"
+            ) from e
+        actual = digest.hexdigest()
+        if expected_sha256 and actual != expected_sha256.lower():
+            raise TranslateError(
+                f"checksum mismatch for {url}: expected {expected_sha256}, got {actual}; the file was removed"
+            )
+        atomic_write_text(_sidecar(dest), f"{actual}  {dest.name}\n")
+        os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code} {e.reason}"
+    if isinstance(e, urllib.error.URLError):
+        return str(e.reason)
+    if isinstance(e, http.client.IncompleteRead):
+        return f"connection closed with {e.expected} bytes missing"
+    return str(e) or type(e).__name__
+
+
+def load_state_dict(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
+    """Read a state dict (name -> tensor, on the CPU) from a ``.pth``/``.pt`` or safetensors file.
+
+    Pickled files are read with ``torch.load(weights_only=True)``, so a file holding arbitrary
+    Python objects is refused rather than executed. A state dict wrapped as ``{"state_dict": ...}``
+    (or ``params`` / ``params_ema``) is unwrapped and a ``module.`` prefix (DataParallel) is
+    stripped. Anything else raises a one-line :class:`TranslateError`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TranslateError(f"{path}: no such file")
+    if path.suffix == ".safetensors" or _looks_like_safetensors(path):
+        from safetensors.torch import load_file
+
+        try:
+            obj: Any = load_file(path, device="cpu")
+        except Exception as e:  # noqa: BLE001 - any failure to parse a user's file is a user error
+            raise TranslateError(f"{path}: not a safetensors checkpoint ({_first_sentence(str(e))})") from e
+    else:
+        import torch
+
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
+            raise TranslateError(f"{path}: not a PyTorch checkpoint ({_torch_load_reason(path, e)})") from e
+    return _as_state_dict(obj, path)
+
+
+def _as_state_dict(obj: Any, path: Path) -> dict[str, "torch.Tensor"]:
+    import torch
+
+    if not isinstance(obj, dict):
+        raise TranslateError(f"{path}: not a PyTorch checkpoint (holds a {type(obj).__name__}, not a state dict)")
+    for key in STATE_DICT_WRAPPER_KEYS:
+        if isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if not obj or not_tensors:
+        detail = f"entries that are not tensors: {', '.join(map(str, not_tensors[:5]))}" if not_tensors else "no tensors"
+        raise TranslateError(f"{path}: not a state dict ({detail})")
+    prefix = "module."
+    if all(k.startswith(prefix) for k in obj):
+        return {k[len(prefix):]: v for k, v in obj.items()}
+    return dict(obj)
+
+
+def _looks_like_safetensors(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and 0 < struct.unpack("<Q", head[:8])[0] <= _MAX_SAFETENSORS_HEADER
+
+
+def _torch_load_reason(path: Path, e: Exception) -> str:
+    message = str(e)
+    marker = "WeightsUnpickler error:"
+    if marker in message:
+        detail = _first_sentence(message.split(marker, 1)[1])
+        return f"it holds pickled Python objects, not only tensors: {detail}; save model.state_dict() instead"
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head:
+        return "empty file"
+    # torch.save writes a zip archive (PK..); files from torch < 1.6 are a raw pickle (0x80 ..).
+    if not head.startswith(b"PK") and head[:1] != b"\x80":
+        return f"unknown format, starts with {head!r}"
+    return _first_sentence(message) or f"truncated or corrupt ({type(e).__name__})"
+
+
+def _first_sentence(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    sentence = line.split(". ", 1)[0].rstrip(".")
+    return sentence[:200]
+
+
+def save_shipped(path: str | os.PathLike, state_dict: dict[str, "torch.Tensor"], card: ModelCard) -> None:
+    """Write a shipped model: ``state_dict`` as safetensors with ``card`` in the header metadata.
+
+    ``card.file`` should be the path of the file relative to the repository root (e.g.
+    ``"weights/sat2mask.safetensors"``) and ``card.name`` its zoo name. Written atomically.
+    """
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    data = save(tensors, metadata={CARD_METADATA_KEY: card.to_json(), "format": "pt"})
+    atomic_write_bytes(path, data)
+
+
+def read_card(path: str | os.PathLike) -> ModelCard:
+    """The :class:`ModelCard` embedded in a safetensors file by :func:`save_shipped`.
+
+    Reads only the header (8-byte little-endian length, then JSON), so it is fast and imports
+    no torch. A file that is not safetensors or carries no valid card raises TranslateError.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            size = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+            if not 0 < size <= min(_MAX_SAFETENSORS_HEADER, path.stat().st_size - 8):
+                raise TranslateError(f"{path}: not a safetensors file (no valid header)")
+            header = json.loads(f.read(size))
+    except FileNotFoundError:
+        raise TranslateError(f"{path}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise TranslateError(f"{path}: not a safetensors file (header is not JSON)") from None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    text = metadata.get(CARD_METADATA_KEY) if isinstance(metadata, dict) else None
+    if not isinstance(text, str):
+        raise TranslateError(f"{path}: safetensors file without a translate model card (not written by translate)")
+    try:
+        fields = json.loads(text)
+        if not isinstance(fields, dict):
+            raise TypeError("not an object")
+        return ModelCard.from_dict(fields)
+    except (json.JSONDecodeError, TypeError) as e:
+        raise TranslateError(f"{path}: invalid translate model card ({e})") from None
+    except TranslateError as e:
+        raise TranslateError(f"{path}: {e}") from None
