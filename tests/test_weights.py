@@ -22,9 +22,11 @@ from translate.errors import TranslateError
 from translate.weights import (
     cache_dir,
     cache_path,
+    as_state_dict,
     fetch,
     is_cached,
     load_state_dict,
+    load_torch_file,
     read_card,
     save_shipped,
     sha256_file,
@@ -45,7 +47,7 @@ class _Server:
         handler = handler or functools.partial(_QuietHandler, directory=str(folder))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
         self.running = True
 
@@ -358,9 +360,20 @@ def test_pickled_objects_are_refused_and_never_run(tmp_path):
     assert marker.exists()
 
 
+def test_load_torch_file_keeps_plain_containers(tmp_path):
+    sd = _state_dict()
+    ckpt = {"format": "translate-checkpoint", "epoch": 3, "cards": {"G_A": {"name": "x"}}, "nets": {"G_A": sd}}
+    loaded = load_torch_file(_save(ckpt, tmp_path / "latest.pt"))
+    assert loaded["format"] == "translate-checkpoint" and loaded["epoch"] == 3 and loaded["cards"] == ckpt["cards"]
+    _assert_same(as_state_dict(loaded["nets"]["G_A"], "latest.pt"), sd)
+    with pytest.raises(TranslateError, match="latest.pt: not a state dict .*epoch"):
+        as_state_dict(loaded, "latest.pt")
+
+
 def test_missing_checkpoint_file(tmp_path):
-    with pytest.raises(TranslateError, match="no such file"):
-        load_state_dict(tmp_path / "absent.pth")
+    for load in (load_state_dict, load_torch_file):
+        with pytest.raises(TranslateError, match="no such file"):
+            load(tmp_path / "absent.pth")
 
 
 # --- shipped models -----------------------------------------------------------------------------
@@ -409,3 +422,13 @@ def test_weights_and_read_card_do_not_import_torch(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_an_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch, server):
+    (server.folder / "model.pth").write_bytes(PAYLOAD)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("TRANSLATE_HOME", str(blocker))
+    with pytest.raises(TranslateError, match="TRANSLATE_HOME"):
+        fetch(_card(f"{server.url}/model.pth"), progress=False)
+    assert blocker.read_text() == "a file where the cache folder should be"

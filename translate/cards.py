@@ -76,7 +76,8 @@ def size_multiple(generator: dict[str, Any]) -> int:
     if arch.startswith("resnet"):
         return 4
     if arch.startswith("unet"):
-        return 2 ** int(generator.get("num_downs") or {"unet_128": 7, "unet_256": 8}[arch])
+        # unet_N has log2(N) levels unless num_downs says otherwise (unet_64, unet_32 too)
+        return 2 ** int(generator.get("num_downs") or int(arch.split("_")[1]).bit_length() - 1)
     return int(generator.get("multiple", 1))
 
 

@@ -31,13 +31,15 @@ difference.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
 
 from translate.cards import ModelCard
-from translate.imageio import Image
+from translate.errors import TranslateError
+from translate.imageio import Image, image_from_array, image_to_array, read_image, write_image
 
 
 class Backend(Protocol):
@@ -220,3 +222,37 @@ def translate_image(image: Image, backend: Backend, card: ModelCard, *, tile: in
         alpha = cv2.resize(alpha, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_CUBIC)
         alpha = np.clip(alpha, 0.0, 1.0)
     return rgb, alpha
+
+
+class Translator:
+    """A model ready to use: a backend plus its card, on arrays or files.
+
+    ``translator(array)`` maps an (H, W), (H, W, 3) or (H, W, 4) uint8 / uint16 image to an array
+    of the same layout and dtype, ``scale`` times larger; ``translate_file(src, dst)`` reads any
+    image file and writes the result atomically. The PyTorch path (:mod:`translate.inference`)
+    and the ONNX runtime (:mod:`translate.runtime`) differ only in ``backend``.
+    """
+
+    def __init__(self, backend: Backend, card: ModelCard, device: str = "cpu"):
+        self.backend = backend
+        self.card = card
+        self.device = device
+
+    def translate(self, image: Image, *, tile: int = 0, tile_overlap: int = 32) -> tuple[np.ndarray, np.ndarray | None]:
+        """Run on a decoded :class:`Image`; returns (rgb float32 [0, 1], alpha or None)."""
+        try:
+            return translate_image(image, self.backend, self.card, tile=tile, tile_overlap=tile_overlap)
+        except ValueError as e:  # bad tiling options given by a user
+            raise TranslateError(str(e)) from None
+
+    def __call__(self, array: np.ndarray, *, tile: int = 0, tile_overlap: int = 32) -> np.ndarray:
+        image = image_from_array(array)
+        rgb, alpha = self.translate(image, tile=tile, tile_overlap=tile_overlap)
+        out = image_to_array(rgb, alpha, image.bit_depth)
+        return out
+
+    def translate_file(self, src: str | Path, dst: str | Path, *, tile: int = 0, tile_overlap: int = 32) -> None:
+        """Read ``src``, translate, write ``dst`` (atomically; 16-bit kept for png / tiff)."""
+        image = read_image(src)
+        rgb, alpha = self.translate(image, tile=tile, tile_overlap=tile_overlap)
+        write_image(dst, rgb, alpha, bit_depth=image.bit_depth)

@@ -116,7 +116,9 @@ def fetch(card: ModelCard, *, weights: str | os.PathLike | None = None, progress
         _verify_cached(path, card)
         return path
     if not card.url:
-        raise TranslateError(f"model {card.name} has no download URL; place its weights at {path} or pass --weights FILE")
+        raise TranslateError(
+            f"model {card.name} has no download URL; place its weights at {path} or pass --weights FILE"
+        )
     _download(card.url, path, expected_sha256=card.sha256, progress=progress, desc=card.name)
     return path
 
@@ -149,8 +151,14 @@ def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bo
     """
     from tqdm import tqdm
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    except OSError as e:
+        raise TranslateError(
+            f"cannot write to the weights cache {dest.parent} ({e.strerror or e}); "
+            f"set TRANSLATE_HOME to a writable folder or pass --weights FILE"
+        ) from e
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
@@ -215,16 +223,35 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
         except Exception as e:  # noqa: BLE001 - any failure to parse a user's file is a user error
             raise TranslateError(f"{path}: not a safetensors checkpoint ({_first_sentence(str(e))})") from e
     else:
-        import torch
-
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
-            raise TranslateError(f"{path}: not a PyTorch checkpoint ({_torch_load_reason(path, e)})") from e
-    return _as_state_dict(obj, path)
+        obj = load_torch_file(path)
+    return as_state_dict(obj, path)
 
 
-def _as_state_dict(obj: Any, path: Path) -> dict[str, "torch.Tensor"]:
+def load_torch_file(path: str | os.PathLike) -> Any:
+    """Whatever a ``torch.save`` file holds, read safely: ``torch.load(weights_only=True)`` on the CPU.
+
+    Only tensors and plain containers (dict, list, str, numbers) are unpickled; a file holding
+    other Python objects (a whole pickled model, custom classes) or that is not a checkpoint at
+    all raises a one-line :class:`TranslateError` and no code from the file runs.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise TranslateError(f"{path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
+        raise TranslateError(f"{path}: not a PyTorch checkpoint ({_torch_load_reason(path, e)})") from e
+
+
+def as_state_dict(obj: Any, path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
+    """The state dict (name -> tensor) inside a loaded checkpoint object ``obj`` read from ``path``.
+
+    Unwraps ``{"params_ema": ...}``, ``{"params": ...}`` or ``{"state_dict": ...}`` (first found)
+    and strips a ``module.`` prefix present on every key (DataParallel). ``path`` is only used in
+    the :class:`TranslateError` raised when ``obj`` is not a non-empty dict of tensors.
+    """
     import torch
 
     if not isinstance(obj, dict):
@@ -235,7 +262,7 @@ def _as_state_dict(obj: Any, path: Path) -> dict[str, "torch.Tensor"]:
             break
     not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if not obj or not_tensors:
-        detail = f"entries that are not tensors: {', '.join(map(str, not_tensors[:5]))}" if not_tensors else "no tensors"
+        detail = f"entries that are not tensors: {', '.join(map(str, not_tensors[:5]))}" if not_tensors else "empty"
         raise TranslateError(f"{path}: not a state dict ({detail})")
     prefix = "module."
     if all(k.startswith(prefix) for k in obj):
@@ -262,7 +289,7 @@ def _torch_load_reason(path: Path, e: Exception) -> str:
     # torch.save writes a zip archive (PK..); files from torch < 1.6 are a raw pickle (0x80 ..).
     if not head.startswith(b"PK") and head[:1] != b"\x80":
         return f"unknown format, starts with {head!r}"
-    return _first_sentence(message) or f"truncated or corrupt ({type(e).__name__})"
+    return f"truncated or corrupt: {_first_sentence(message) or type(e).__name__}"
 
 
 def _first_sentence(text: str) -> str:

@@ -1,0 +1,230 @@
+"""Training configs as typed dataclasses, and the one bridge between them and argparse.
+
+Every recipe's config is a dataclass derived from :class:`TrainConfig`; the command line of
+`translate train RECIPE` is generated from its fields (:func:`add_config_arguments`), so the CLI,
+the saved ``config.json`` and the checkpoint's ``config`` can never drift apart. Field metadata
+carries the help text (``help``), allowed values (``choices``) and whether ``--resume`` may
+change the field (``resumable``). A subclass may re-declare a field only to change its default;
+its help is then taken from the base class. No torch here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from translate.errors import TranslateError
+
+C = TypeVar("C", bound="TrainConfig")
+
+PREPROCESS = ("resize_and_crop", "crop", "resize", "none")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def opt(default: Any, help: str, choices: tuple | None = None, resumable: bool = False,
+        metavar: str | None = None) -> Any:
+    """A dataclass field with CLI metadata: ``help``, ``choices``, ``resumable`` (``--resume``
+    may override it), ``metavar``."""
+    return field(default=default, metadata={"help": help, "choices": choices, "resumable": resumable,
+                                            "metavar": metavar})
+
+
+@dataclass
+class TrainConfig:
+    """Fields every recipe shares: data, run folder, schedule, optimiser, loop and logging."""
+
+    data: str = opt("", "dataset folder (layout depends on the recipe)", metavar="DIR")
+    out: str = opt("", "run folder for checkpoints, samples, losses.jsonl and config.json", metavar="RUN_DIR")
+    epochs: int = opt(100, "epochs at the initial learning rate", resumable=True)
+    epochs_decay: int = opt(100, "epochs over which the learning rate decays linearly to 0", resumable=True)
+    max_iters: int | None = opt(None, "stop after this many iterations in total (smoke runs)", resumable=True,
+                                metavar="N")
+    batch_size: int = opt(1, "images per iteration")
+    load_size: int = opt(286, "images are resized to load-size x load-size before cropping")
+    crop_size: int = opt(256, "random crop size fed to the networks")
+    preprocess: str = opt("resize_and_crop", "resize_and_crop: resize to load-size then random crop; "
+                          "crop: random crop only; resize: resize to crop-size; none: as is", PREPROCESS)
+    flip: bool = opt(True, "random horizontal flips")
+    lr: float = opt(2e-4, "Adam learning rate")
+    beta1: float = opt(0.5, "Adam beta1")
+    seed: int = opt(0, "random seed (torch, numpy, python, augmentation, data order)")
+    workers: int = opt(2, "data loading worker processes (0: load in the main process)", resumable=True)
+    device: str = opt("auto", "auto (cuda when available), cpu or cuda", DEVICES, resumable=True)
+    print_every: int = opt(100, "append the losses to losses.jsonl every N iterations", resumable=True, metavar="N")
+    sample_every: int = opt(400, "write an image sheet to samples/ every N iterations", resumable=True, metavar="N")
+    save_every: int = opt(500, "save checkpoints/latest.pt every N iterations (and at the end)", resumable=True,
+                          metavar="N")
+    save_every_epochs: int = opt(5, "save checkpoints/epoch_N.pt every N epochs (0: never)", resumable=True,
+                                 metavar="N")
+
+    def validate(self) -> None:
+        """Raise :class:`TranslateError` (one line) for values that cannot train."""
+        positive = ("batch_size", "load_size", "crop_size", "print_every", "sample_every", "save_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise TranslateError(f"--{flag_name(name)} must be >= 1, got {getattr(self, name)}")
+        for name in ("epochs", "epochs_decay", "workers", "save_every_epochs"):
+            if getattr(self, name) < 0:
+                raise TranslateError(f"--{flag_name(name)} must be >= 0, got {getattr(self, name)}")
+        if self.epochs + self.epochs_decay < 1:
+            raise TranslateError("--epochs plus --epochs-decay must be at least 1")
+        if self.max_iters is not None and self.max_iters < 1:
+            raise TranslateError(f"--max-iters must be >= 1, got {self.max_iters}")
+        if self.lr <= 0:
+            raise TranslateError(f"--lr must be > 0, got {self.lr}")
+        if not 0 <= self.beta1 < 1:
+            raise TranslateError(f"--beta1 must be in [0, 1), got {self.beta1}")
+        if self.preprocess == "resize_and_crop" and self.crop_size > self.load_size:
+            raise TranslateError(
+                f"--crop-size {self.crop_size} is larger than --load-size {self.load_size}; "
+                f"use a crop size <= the load size (e.g. --load-size 286 --crop-size 256)")
+        if not self.data:
+            raise TranslateError("--data DIR is required (the dataset folder)")
+        if not self.out:
+            raise TranslateError("--out RUN_DIR is required (where checkpoints and samples go)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of every field (saved as config.json and in checkpoints)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls: type[C], d: dict[str, Any]) -> C:
+        """Rebuild a config from :meth:`to_dict` output; unknown keys raise TranslateError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise TranslateError(f"config has unknown fields {unknown} for {cls.__name__}; "
+                                 f"written by another version of translate?")
+        return cls(**d)
+
+    def save_json(self, path: str | Path) -> None:
+        """Write the config as indented JSON, atomically."""
+        from translate.fileio import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+@dataclass
+class GANConfig(TrainConfig):
+    """Fields of the image-to-image GAN recipes: generator / discriminator choice and GAN loss.
+
+    Recipes re-declare fields here (``netG: str = "unet_256"``) to change only the default.
+    """
+
+    input_nc: int = opt(3, "input channels (1: grayscale, 3: RGB)", (1, 3))
+    output_nc: int = opt(3, "output channels (1: grayscale, 3: RGB)", (1, 3))
+    netG: str = opt("resnet_9blocks", "generator: resnet_Nblocks (e.g. resnet_9blocks, resnet_6blocks) or "
+                    "unet_N (unet_256, unet_128, unet_64; crop size must be a multiple of N)")
+    ngf: int = opt(64, "generator filters in the first conv layer")
+    netD: str = opt("basic", "discriminator: basic (70x70 PatchGAN), n_layers, pixel or multiscale",
+                    ("basic", "n_layers", "pixel", "multiscale"))
+    n_layers_D: int = opt(3, "PatchGAN layers when --netD n_layers / multiscale")
+    ndf: int = opt(64, "discriminator filters in the first conv layer")
+    norm: str = opt("instance", "normalisation layers", ("batch", "instance", "none"))
+    dropout: bool = opt(False, "dropout in the generator")
+    init_type: str = opt("normal", "weight initialisation", ("normal", "xavier", "kaiming", "orthogonal"))
+    init_gain: float = opt(0.02, "scale of the initialisation")
+    gan_mode: str = opt("lsgan", "adversarial loss", ("vanilla", "lsgan", "hinge", "wgangp"))
+    lambda_gp: float = opt(10.0, "gradient penalty weight (only with --gan-mode wgangp)")
+    pool_size: int = opt(0, "image pool size for the discriminator (0: no pool)")
+
+    def validate(self) -> None:
+        super().validate()
+        from translate.cards import size_multiple
+
+        for name in ("ngf", "ndf", "n_layers_D"):
+            if getattr(self, name) < 1:
+                raise TranslateError(f"--{flag_name(name)} must be >= 1, got {getattr(self, name)}")
+        if self.pool_size < 0:
+            raise TranslateError(f"--pool-size must be >= 0, got {self.pool_size}")
+        kind, _, size = self.netG.partition("_")
+        if kind == "unet" and size.isdigit() and int(size) >= 32 and int(size) & (int(size) - 1) == 0:
+            pass
+        elif not (kind == "resnet" and size.endswith("blocks") and size[:-6].isdigit()):
+            raise TranslateError(f"unknown --netG '{self.netG}'; use resnet_9blocks, resnet_6blocks, "
+                                 f"unet_256, unet_128 (or another resnet_Nblocks / unet_N with N a power of 2)")
+        multiple = size_multiple({"arch": self.netG})
+        if self.preprocess != "none" and self.crop_size % multiple:
+            raise TranslateError(
+                f"--netG {self.netG} needs a crop size that is a multiple of {multiple}, got --crop-size "
+                f"{self.crop_size}; change --crop-size or pick another --netG")
+
+    def generator_kwargs(self, input_nc: int, output_nc: int) -> dict[str, Any]:
+        """Keyword arguments of :func:`translate.nets.build_generator` (what a model card stores)."""
+        kwargs: dict[str, Any] = {"arch": self.netG, "input_nc": input_nc, "output_nc": output_nc,
+                                  "ngf": self.ngf, "norm": self.norm, "use_dropout": self.dropout}
+        if self.netG.startswith("resnet"):
+            kwargs["padding_type"] = "reflect"
+        return kwargs
+
+
+def flag_name(field_name: str) -> str:
+    """The CLI flag of a field without dashes: ``lambda_L1`` -> ``lambda-L1``."""
+    return field_name.replace("_", "-")
+
+
+def _field_help(cls: type, name: str) -> dict[str, Any]:
+    # A subclass that re-declares a field to change its default loses the metadata; use the
+    # nearest base class that has it.
+    for klass in cls.__mro__:
+        f = getattr(klass, "__dataclass_fields__", {}).get(name)
+        if f is not None and f.metadata.get("help"):
+            return dict(f.metadata)
+    return {}
+
+
+def _scalar_type(tp: Any) -> type:
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    if tp in (str, int, float, bool):
+        return tp
+    raise TypeError(f"config fields must be str, int, float, bool or X | None, got {tp!r}")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type[TrainConfig]) -> None:
+    """Add one ``--flag`` per field of the dataclass ``cls`` to ``parser``.
+
+    Defaults are ``argparse.SUPPRESS`` so the namespace holds only the options actually given
+    (needed to tell a ``--resume`` override from a default); the help shows the real default.
+    Bool fields become ``--flag / --no-flag``.
+    """
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        meta = _field_help(cls, f.name)
+        tp = _scalar_type(hints[f.name])
+        default = f.default
+        help_text = meta.get("help", "")
+        if meta.get("resumable"):
+            help_text += "; may be changed with --resume"
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
+        flag = "--" + flag_name(f.name)
+        if tp is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+            help_text += f" (default: {'on' if default else 'off'})"
+        else:
+            kwargs["type"] = tp
+            if meta.get("choices"):
+                kwargs["choices"] = meta["choices"]
+            if meta.get("metavar"):
+                kwargs["metavar"] = meta["metavar"]
+            if default not in ("", None):
+                help_text += f" (default: {default})"
+        parser.add_argument(flag, help=help_text, **kwargs)
+
+
+def given_options(namespace: argparse.Namespace, cls: type[TrainConfig]) -> dict[str, Any]:
+    """The config fields present in ``namespace`` (options given on the command line)."""
+    return {f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls) if hasattr(namespace, f.name)}
+
+
+def resumable_fields(cls: type[TrainConfig]) -> list[str]:
+    """Names of the fields ``--resume`` may override (metadata ``resumable``)."""
+    return [f.name for f in dataclasses.fields(cls) if _field_help(cls, f.name).get("resumable")]

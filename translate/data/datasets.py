@@ -1,0 +1,196 @@
+"""Torch datasets for the image-to-image recipes: paired (A|B side by side) and unpaired folders.
+
+Images are read with :func:`translate.imageio.read_image` (EXIF, gray, 16-bit, palette handled)
+and augmented with albumentations. Every item's augmentation (and, for unpaired data, its random
+B image) is drawn from a generator seeded by ``(seed, epoch, index)``, so an item is the same
+whichever worker loads it, a run with ``--seed`` is repeatable, and a resumed run sees exactly
+the data of an uninterrupted one. Call :meth:`set_epoch` before each epoch.
+
+Items are dicts ``{"A": (C, H, W) float32 in [-1, 1], "B": ..., "A_path": str, "B_path": str}``.
+Empty files are refused when the dataset is built; a corrupt file raises a one-line
+:class:`TranslateError` naming it when it is read (bad files are not skipped silently: a
+data set with broken files is fixed once rather than trained on partially).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no network call to PyPI at import
+
+import albumentations as A
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from translate.config import PREPROCESS
+from translate.errors import TranslateError
+from translate.imageio import IMAGE_EXTENSIONS, read_image
+
+CONVERT_HINT = "`translate convert` can build this layout from other folder layouts"
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name; empty files raise TranslateError."""
+    files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+    for f in files:
+        if f.stat().st_size == 0:
+            raise TranslateError(f"{f}: file is empty (0 bytes); replace or remove it")
+    return files
+
+
+def build_transform(preprocess: str, load_size: int, crop_size: int, flip: bool, multiple: int = 4,
+                    paired: bool = False) -> A.Compose:
+    """The albumentations pipeline for ``preprocess`` (see :data:`translate.config.PREPROCESS`).
+
+    ``resize_and_crop``: resize to ``load_size`` square (bicubic), random ``crop_size`` crop;
+    ``crop``: random crop only; ``resize``: resize to ``crop_size``; ``none``: only make the
+    sides multiples of ``multiple`` (rounding down, at least ``multiple``). Then a random
+    horizontal flip if ``flip``. ``paired`` adds the target ``image_b`` that gets the very same
+    crop and flip as ``image``.
+    """
+    if preprocess not in PREPROCESS:
+        raise ValueError(f"preprocess must be one of {PREPROCESS}, got {preprocess!r}")
+    steps: list[Any] = []
+    if preprocess == "resize_and_crop":
+        steps += [A.Resize(load_size, load_size, interpolation=cv2.INTER_CUBIC),
+                  A.RandomCrop(crop_size, crop_size)]
+    elif preprocess == "crop":
+        # images smaller than the crop are padded (reflect) rather than refused
+        steps += [A.PadIfNeeded(crop_size, crop_size, border_mode=cv2.BORDER_REFLECT_101),
+                  A.RandomCrop(crop_size, crop_size)]
+    elif preprocess == "resize":
+        steps += [A.Resize(crop_size, crop_size, interpolation=cv2.INTER_CUBIC)]
+    else:
+        steps += [A.Lambda(image=functools.partial(_round_to_multiple, multiple=multiple))]
+    if flip:
+        steps.append(A.HorizontalFlip(p=0.5))
+    return A.Compose(steps, additional_targets={"image_b": "image"} if paired else None)
+
+
+def _round_to_multiple(img: np.ndarray, multiple: int, **_: Any) -> np.ndarray:
+    h, w = img.shape[:2]
+    th, tw = max(multiple, h // multiple * multiple), max(multiple, w // multiple * multiple)
+    if (th, tw) == (h, w):
+        return img
+    return cv2.resize(img, (tw, th), interpolation=cv2.INTER_CUBIC)
+
+
+def to_tensor(rgb: np.ndarray, channels: int) -> torch.Tensor:
+    """(H, W, 3) float in [0, 1] -> (channels, H, W) float32 in [-1, 1] (1 channel: luma)."""
+    rgb = np.clip(rgb, 0.0, 1.0)  # bicubic resizing overshoots
+    if channels == 1:
+        rgb = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None]
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).mul_(2.0).sub_(1.0)
+
+
+class _SeededDataset(Dataset):
+    """Holds the seed and the epoch; :meth:`item_rng` gives each (epoch, index) its own generator."""
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose augmentations the next items get."""
+        self.epoch = int(epoch)
+
+    def item_rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, int(index)])
+
+    @staticmethod
+    def _seed_from(rng: np.random.Generator) -> int:
+        return int(rng.integers(0, 2**31 - 1))
+
+
+class AlignedDataset(_SeededDataset):
+    """Paired images stored as one file with A on the left half and B on the right half.
+
+    ``root`` is a folder of such images or a folder with a ``phase`` subfolder of them
+    (``facades/train/1.jpg``). A and B get the same resize, crop and flip. ``direction``
+    ``BtoA`` swaps them, so ``A`` is always the network input and ``B`` the target.
+    """
+
+    def __init__(self, root: str | os.PathLike, direction: str = "AtoB", load_size: int = 286,
+                 crop_size: int = 256, preprocess: str = "resize_and_crop", flip: bool = True,
+                 seed: int = 0, input_nc: int = 3, output_nc: int = 3, phase: str = "train",
+                 multiple: int = 4):
+        super().__init__(seed)
+        if direction not in ("AtoB", "BtoA"):
+            raise ValueError(f"direction must be AtoB or BtoA, got {direction!r}")
+        root = Path(root)
+        if not root.is_dir():
+            raise TranslateError(f"{root}: dataset folder not found; expected a folder of A|B side-by-side images "
+                                 f"(or with a '{phase}/' subfolder of them)")
+        folder = root / phase if (root / phase).is_dir() else root
+        self.files = image_files(folder)
+        if not self.files:
+            raise TranslateError(
+                f"{folder}: no images found; a paired dataset is a folder (or its '{phase}/' subfolder) of images "
+                f"with A on the left half and B on the right half; {CONVERT_HINT}")
+        self.direction = direction
+        self.input_nc, self.output_nc = input_nc, output_nc
+        self.transform = build_transform(preprocess, load_size, crop_size, flip, multiple, paired=True)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        path = self.files[index]
+        rgb = read_image(path).rgb
+        h, w = rgb.shape[:2]
+        if w < 2:
+            raise TranslateError(f"{path}: image is {w} pixel wide; expected A and B side by side")
+        half = w // 2
+        a, b = rgb[:, :half], rgb[:, half:2 * half]
+        if self.direction == "BtoA":
+            a, b = b, a
+        self.transform.set_random_seed(self._seed_from(self.item_rng(index)))
+        out = self.transform(image=a, image_b=b)
+        return {"A": to_tensor(out["image"], self.input_nc), "B": to_tensor(out["image_b"], self.output_nc),
+                "A_path": str(path), "B_path": str(path)}
+
+
+class UnalignedDataset(_SeededDataset):
+    """Two unpaired folders ``root/trainA`` and ``root/trainB`` (``phase`` + ``A`` / ``B``).
+
+    Item ``i`` is A image ``i mod |A|`` and a B image drawn at random (from the item's seeded
+    generator); the epoch length is ``max(|A|, |B|)``. A and B are augmented independently.
+    """
+
+    def __init__(self, root: str | os.PathLike, load_size: int = 286, crop_size: int = 256,
+                 preprocess: str = "resize_and_crop", flip: bool = True, seed: int = 0,
+                 input_nc: int = 3, output_nc: int = 3, phase: str = "train", multiple: int = 4):
+        super().__init__(seed)
+        root = Path(root)
+        dirs = [root / f"{phase}A", root / f"{phase}B"]
+        missing = [d.name for d in dirs if not d.is_dir()]
+        if not root.is_dir() or missing:
+            what = "folder not found" if not root.is_dir() else f"missing {' and '.join(missing)}/"
+            raise TranslateError(
+                f"{root}: {what}; an unpaired dataset needs {phase}A/ and {phase}B/ subfolders of images; "
+                f"{CONVERT_HINT}")
+        self.files_A, self.files_B = image_files(dirs[0]), image_files(dirs[1])
+        for d, files in zip(dirs, (self.files_A, self.files_B)):
+            if not files:
+                raise TranslateError(f"{d}: no images found ({', '.join(IMAGE_EXTENSIONS)})")
+        self.input_nc, self.output_nc = input_nc, output_nc
+        self.transform = build_transform(preprocess, load_size, crop_size, flip, multiple)
+
+    def __len__(self) -> int:
+        return max(len(self.files_A), len(self.files_B))
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rng = self.item_rng(index)
+        path_a = self.files_A[index % len(self.files_A)]
+        path_b = self.files_B[int(rng.integers(len(self.files_B)))]
+        images = []
+        for path in (path_a, path_b):
+            self.transform.set_random_seed(self._seed_from(rng))
+            images.append(self.transform(image=read_image(path).rgb)["image"])
+        return {"A": to_tensor(images[0], self.input_nc), "B": to_tensor(images[1], self.output_nc),
+                "A_path": str(path_a), "B_path": str(path_b)}

@@ -1,0 +1,134 @@
+"""Recipes: the math of one task each; :mod:`translate.trainer` runs any of them.
+
+A recipe is a module ``translate/recipes/<name>.py`` with a config dataclass (a
+:class:`~translate.config.TrainConfig`) and a :class:`Recipe` subclass decorated with
+:func:`register`. The trainer only talks to the small interface below, so a new task (SR,
+de-raining, inpainting, ...) is a new recipe file and nothing else: :func:`recipe_names` finds
+the modules by their file names (modules starting with ``_`` are helpers) without importing
+them, and :func:`get_recipe` imports one on demand. No torch at import time here, so the CLI
+can list recipes cheaply.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from translate.config import TrainConfig
+from translate.errors import TranslateError
+
+if TYPE_CHECKING:
+    import torch
+    from torch.utils.data import Dataset
+
+__all__ = ["Recipe", "register", "recipe_names", "get_recipe", "REGISTRY"]
+
+REGISTRY: dict[str, type["Recipe"]] = {}
+
+
+class Recipe:
+    """One training task: networks, optimisers, schedulers, losses and one iteration of updates.
+
+    Subclasses set ``name``, ``Config`` (their dataclass) and ``sheet_columns``, and in
+    ``__init__`` fill ``self.nets``, ``self.optimizers`` and ``self.schedulers`` (name ->
+    object). The base class turns those dicts into the checkpoint entries, so a recipe only adds
+    what else it owns (e.g. image pools) via :meth:`extra_state` / :meth:`load_extra_state`.
+    Networks are built by ``__init__`` on ``device`` from the current torch RNG state (the
+    trainer seeds it first).
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[TrainConfig]]
+    #: Column titles of the sample sheet, matching what :meth:`sample` returns.
+    sheet_columns: ClassVar[tuple[str, ...]]
+
+    def __init__(self, config: TrainConfig, device: "torch.device", run_name: str):
+        self.config = config
+        self.device = device
+        self.run_name = run_name
+        self.nets: dict[str, torch.nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, Any] = {}
+
+    @classmethod
+    def build_dataset(cls, config: TrainConfig) -> "Dataset":
+        """The training dataset for ``config``; it must have ``set_epoch(epoch)`` and return
+        dicts of tensors (and strings) that the default collate can batch."""
+        raise NotImplementedError
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        """One iteration on ``batch`` (forward, backward, optimiser steps); returns the losses."""
+        raise NotImplementedError
+
+    def sample(self, batch: dict[str, Any]) -> list["torch.Tensor"]:
+        """Images for a sheet, one (B, C, H, W) tensor in [-1, 1] per ``sheet_columns`` entry.
+
+        Called right after :meth:`train_step` on the same ``batch``; it must not change any
+        state or draw random numbers (recipes return the tensors of the last step).
+        """
+        raise NotImplementedError
+
+    def cards(self) -> dict[str, dict[str, Any]]:
+        """``{net_name: ModelCard.to_dict()}`` for the networks inference can run (generators)."""
+        raise NotImplementedError
+
+    def end_epoch(self) -> None:
+        """Called after each epoch: steps the learning-rate schedulers."""
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+
+    def learning_rates(self) -> dict[str, float]:
+        """Current learning rate of each optimiser (first parameter group)."""
+        return {name: float(opt.param_groups[0]["lr"]) for name, opt in self.optimizers.items()}
+
+    def extra_state(self) -> dict[str, Any]:
+        """Checkpoint entries beyond nets / optimisers / schedulers (top-level key -> value)."""
+        return {}
+
+    def load_extra_state(self, checkpoint: dict[str, Any]) -> None:
+        """Restore what :meth:`extra_state` saved, from the whole checkpoint dict."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Checkpoint entries ``nets``, ``optimizers``, ``schedulers`` plus :meth:`extra_state`."""
+        state = {
+            "nets": {k: net.state_dict() for k, net in self.nets.items()},
+            "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+        }
+        state.update(self.extra_state())
+        return state
+
+    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
+        """Restore nets, optimisers, schedulers and extra state from a checkpoint dict."""
+        for group in ("nets", "optimizers", "schedulers"):
+            own: dict[str, Any] = getattr(self, group)
+            saved = checkpoint.get(group, {})
+            if set(saved) != set(own):
+                raise TranslateError(f"checkpoint {group} {sorted(saved)} do not match the recipe's {sorted(own)}")
+            for key, obj in own.items():
+                obj.load_state_dict(saved[key])
+        self.load_extra_state(checkpoint)
+
+
+def register(cls: type[Recipe]) -> type[Recipe]:
+    """Class decorator: make a recipe available to `translate train` under ``cls.name``."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def recipe_names() -> list[str]:
+    """Names of the recipe modules in this package (without importing them)."""
+    here = [str(Path(__file__).parent)]
+    return sorted(m.name for m in pkgutil.iter_modules(here) if not m.name.startswith("_"))
+
+
+def get_recipe(name: str) -> type[Recipe]:
+    """The recipe class called ``name`` (imports ``translate.recipes.<name>``)."""
+    if name not in recipe_names():
+        raise TranslateError(f"unknown recipe '{name}'; available: {', '.join(recipe_names())}")
+    importlib.import_module(f"{__name__}.{name}")
+    if name not in REGISTRY:
+        raise TranslateError(f"translate/recipes/{name}.py registers no recipe named '{name}'")
+    return REGISTRY[name]
