@@ -1,0 +1,39 @@
+"""Turn a `translate train` checkpoint into a shipped model: weights/<name>.safetensors.
+
+The generator's state dict is stored as safetensors with its model card (architecture,
+normalisation, size multiple, provenance) in the header, so `translate run <name>` and
+`translate run weights/<name>.safetensors` rebuild the network from the file alone.
+
+    python tools/ship_model.py RUN_DIR/checkpoints/latest.pt NAME --description "..." [--direction AtoB]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from translate.cards import REPO_WEIGHTS
+from translate.inference import load_model
+from translate.weights import save_shipped
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("name", help="zoo name of the shipped model")
+    p.add_argument("--direction", choices=("AtoB", "BtoA"))
+    p.add_argument("--description", default="")
+    p.add_argument("--source", default="trained by translate (see tools/)")
+    p.add_argument("--licence", default="BSD-3-Clause (weights trained by the translate authors)")
+    args = p.parse_args()
+    net, card = load_model(args.checkpoint, direction=args.direction)
+    out = REPO_WEIGHTS / f"{args.name}.safetensors"
+    card = dataclasses.replace(card, name=args.name, file=f"weights/{out.name}", url=None, sha256=None,
+                               description=args.description, source=args.source, licence=args.licence)
+    save_shipped(out, net.state_dict(), card)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
