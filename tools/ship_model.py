@@ -26,12 +26,17 @@ def main() -> None:
     p.add_argument("--description", default="")
     p.add_argument("--source", default="trained by translate (see tools/)")
     p.add_argument("--licence", default="BSD-3-Clause (weights trained by the translate authors)")
+    p.add_argument("--fp16", action="store_true",
+                   help="store float weights as float16 (half the size; loaded back into float32)")
     args = p.parse_args()
     net, card = load_model(args.checkpoint, direction=args.direction)
     out = REPO_WEIGHTS / f"{args.name}.safetensors"
     card = dataclasses.replace(card, name=args.name, file=f"weights/{out.name}", url=None, sha256=None,
                                description=args.description, source=args.source, licence=args.licence)
-    save_shipped(out, net.state_dict(), card)
+    state = net.state_dict()
+    if args.fp16:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    save_shipped(out, state, card)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
 
 

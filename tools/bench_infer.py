@@ -1,0 +1,311 @@
+"""Inference speed of the generators: PyTorch (eager, channels_last, torch.compile) vs onnxruntime.
+
+For each model family (CycleGAN resnet_9blocks ngf 64 instance norm, pix2pix unet_256 ngf 64
+batch norm; random weights, speed does not depend on them), input size and batch size, every
+backend runs on the same float32 NCHW numpy batch, round-robin: one call of each backend per
+round, so a change of machine load during the run hits all of them alike. Reported: median
+milliseconds per image and images per second, and the median over rounds of the per-round
+ratio eager / onnxruntime (robust to load drifts). Plus the start-up time (subprocess wall
+time) of ``translate run model.onnx img.png`` vs ``translate run model.pth img.png``.
+
+Thread settings for a fair comparison: torch uses ``torch.set_num_threads(physical cores)``,
+onnxruntime ``intra_op_num_threads = physical cores`` with ORT_ENABLE_ALL and sequential
+execution (the settings of :class:`translate.runtime.Session`; ``--ort-variants`` also times
+other onnxruntime settings). With a GPU, PyTorch CUDA and onnxruntime CUDA / CUDA fp16 /
+TensorRT columns are added.
+
+    python tools/bench_infer.py --quick          # 256x256, batch 1, few rounds (a minute or two)
+    python tools/bench_infer.py                  # 256 and 512, batch 1 and 8, all backends
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+FAMILIES = {
+    "cyclegan": {"arch": "resnet_9blocks", "input_nc": 3, "output_nc": 3, "ngf": 64, "norm": "instance",
+                 "use_dropout": False, "padding_type": "reflect"},
+    "pix2pix": {"arch": "unet_256", "input_nc": 3, "output_nc": 3, "ngf": 64, "norm": "batch", "use_dropout": True},
+}
+EAGER = "torch eager"
+ORT_CPU = "ort cpu"
+
+
+def physical_cores() -> int:
+    """Physical CPU cores available to this process (hyper-threads not counted; Linux-aware)."""
+    available = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    try:
+        cores, cpu = set(), None
+        physical = "0"
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "processor":
+                cpu = int(value)
+            elif key == "physical id":
+                physical = value
+            elif key == "core id" and cpu in available:
+                cores.add((physical, value))
+        if cores:
+            return len(cores)
+    except (OSError, ValueError):
+        pass
+    return max(1, len(available))
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def build(family: str, seed: int = 0):
+    """A randomly initialised generator of ``family`` in eval mode, and its card."""
+    import torch
+
+    from translate.cards import ModelCard, size_multiple
+    from translate.nets import build_generator, init_weights
+
+    torch.manual_seed(seed)
+    config = FAMILIES[family]
+    net = init_weights(build_generator(**config)).eval()
+    card = ModelCard(name=f"bench/{family}", task=family, generator=dict(config), multiple=size_multiple(config))
+    return net, card
+
+
+def torch_backends(net, card, args, notes: list[str]) -> dict[str, Callable[[np.ndarray], object]]:
+    """PyTorch callables on NCHW float32 numpy: eager, channels_last, torch.compile, CUDA."""
+    import copy
+
+    import torch
+
+    def run_eager(module, memory_format=None, device="cpu"):
+        def call(x: np.ndarray):
+            with torch.inference_mode():
+                t = torch.from_numpy(x).to(device)
+                if memory_format is not None:
+                    t = t.contiguous(memory_format=memory_format)
+                return module(t).float().cpu().numpy()
+        return call
+
+    fns = {EAGER: run_eager(net)}
+    last = copy.deepcopy(net).to(memory_format=torch.channels_last)
+    fns["torch channels_last"] = run_eager(last, torch.channels_last)
+    if args.compile:
+        try:
+            compiled = torch.compile(copy.deepcopy(net), dynamic=False)
+            fns["torch.compile"] = run_eager(compiled)
+        except Exception as e:  # noqa: BLE001 - optional backend
+            notes.append(f"torch.compile unavailable: {str(e).splitlines()[0][:150]}")
+    else:
+        notes.append("torch.compile skipped (--quick or --no-compile)")
+    if torch.cuda.is_available():
+        gpu = copy.deepcopy(net).cuda()
+        fns["torch cuda"] = run_eager(gpu, device="cuda")
+        half = copy.deepcopy(net).cuda().half()
+        fns["torch cuda fp16"] = lambda x: run_eager(half, device="cuda")(x.astype(np.float16))
+    return fns
+
+
+def ort_backends(onnx_fp32: Path, onnx_fp16: Path | None, threads: int, args,
+                 notes: list[str]) -> dict[str, Callable[[np.ndarray], object]]:
+    """onnxruntime callables through translate.runtime (CPU, and CUDA / TensorRT when usable)."""
+    import onnxruntime
+
+    from translate.errors import TranslateError
+    from translate.runtime import Session
+
+    fns = {ORT_CPU: Session(onnx_fp32, device="cpu", threads=threads).backend}
+    if args.ort_variants:
+        for label, level, mode, n in (
+            ("ort cpu default options", None, None, 0),
+            ("ort cpu parallel", "ORT_ENABLE_ALL", "ORT_PARALLEL", threads),
+            ("ort cpu extended", "ORT_ENABLE_EXTENDED", "ORT_SEQUENTIAL", threads),
+        ):
+            options = onnxruntime.SessionOptions()
+            if level:
+                options.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, level)
+            if mode:
+                options.execution_mode = getattr(onnxruntime.ExecutionMode, mode)
+            options.intra_op_num_threads = n
+            session = onnxruntime.InferenceSession(str(onnx_fp32), options, providers=["CPUExecutionProvider"])
+            fns[label] = (lambda s: lambda x: s.run(None, {"image": x})[0])(session)
+    probe = Session(onnx_fp32, device="auto")  # quiet: CUDA if onnxruntime can use it here
+    if probe.device != "cuda":
+        notes.append("no onnxruntime GPU columns: onnxruntime cannot use CUDA on this machine")
+        return fns
+    fns["ort cuda"] = probe.backend
+    for label, path, device in (("ort cuda fp16", onnx_fp16, "cuda"), ("ort tensorrt", onnx_fp32, "tensorrt")):
+        if path is None:
+            continue
+        try:
+            fns[label] = Session(path, device=device).backend
+        except TranslateError as e:
+            notes.append(f"{label} unavailable: {e}")
+    return fns
+
+
+def measure(fns: dict[str, Callable], x: np.ndarray, rounds: int, warmup: int,
+            notes: list[str]) -> dict[str, list[float]]:
+    """Round-robin timing: ``warmup`` untimed calls each, then ``rounds`` rounds of one timed call each."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for name in list(fns):
+        try:
+            start = time.perf_counter()
+            for _ in range(warmup):
+                fns[name](x)
+            first = time.perf_counter() - start
+            if name == "torch.compile":
+                notes.append(f"torch.compile warm-up (compilation) {first:.1f} s for {x.shape}")
+        except Exception as e:  # noqa: BLE001 - one failing backend must not end the benchmark
+            notes.append(f"{name} failed on {x.shape}: {str(e).splitlines()[0][:150]}")
+            del fns[name], times[name]
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(x)
+            times[name].append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def startup(folder: Path, net, card, onnx_path: Path, repeats: int) -> tuple[float, float]:
+    """Median wall time (s) of ``translate run`` on one 256x256 PNG: (.onnx, .pth)."""
+    import cv2
+    import torch
+
+    image = folder / "startup.png"
+    cv2.imwrite(str(image), np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8))
+    pth = folder / f"{card.task}.pth"
+    torch.save(net.state_dict(), pth)
+    command = [sys.executable, "-m", "translate", "run"]
+    walls: dict[str, list[float]] = {"onnx": [], "pth": []}
+    for i in range(repeats):
+        for kind, model in (("onnx", onnx_path), ("pth", pth)):
+            start = time.perf_counter()
+            subprocess.run(command + [str(model), str(image), "-o", str(folder / f"out_{kind}.png"), "--device", "cpu"],
+                           check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1])
+            walls[kind].append(time.perf_counter() - start)
+    return statistics.median(walls["onnx"]), statistics.median(walls["pth"])
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def cell(ms_per_batch: list[float], batch: int) -> str:
+    ms = statistics.median(ms_per_batch) / batch
+    return f"{ms:.0f} ms ({1000 / ms:.1f}/s; min {min(ms_per_batch) / batch:.0f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="256x256, batch 1, 3 rounds, no torch.compile")
+    parser.add_argument("--families", nargs="+", choices=sorted(FAMILIES), default=sorted(FAMILIES))
+    parser.add_argument("--sizes", nargs="+", type=int, help="input sizes (default 256 512; --quick 256)")
+    parser.add_argument("--batches", nargs="+", type=int, help="batch sizes (default 1 8; --quick 1)")
+    parser.add_argument("--rounds", type=int, help="timed rounds per setting (default 7; --quick 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed calls per backend first (default 1)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: physical cores)")
+    parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile")
+    parser.add_argument("--ort-variants", action="store_true", help="also time other onnxruntime session options")
+    parser.add_argument("--startup-repeats", type=int, help="runs of each `translate run` (default 5; --quick 3)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.compile = False
+    sizes = args.sizes or ([256] if args.quick else [256, 512])
+    batches = args.batches or ([1] if args.quick else [1, 8])
+    rounds = args.rounds or (3 if args.quick else 7)
+    startup_repeats = args.startup_repeats or (3 if args.quick else 5)
+
+    import onnxruntime
+    import torch
+
+    from translate.export import export_onnx
+
+    threads = args.threads or physical_cores()
+    torch.set_num_threads(threads)
+    print(f"# Inference benchmark\n\n{cpu_name()}, {threads} threads (physical cores {physical_cores()}, "
+          f"logical {os.cpu_count()}); torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; "
+          f"median of {rounds} round-robin rounds after {args.warmup} warm-up call(s); random weights.\n",
+          flush=True)
+    rows, columns, notes, startups = [], [], [], []
+    # A SIGTERM (e.g. `timeout`) or Ctrl-C still prints the rows measured so far.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench_infer_") as tmp:
+            folder = Path(tmp)
+            for family in args.families:
+                net, card = build(family)
+                start = time.perf_counter()
+                onnx_fp32 = export_onnx(net, card, folder / f"{family}.onnx").path
+                notes.append(f"{family}: export + verification {time.perf_counter() - start:.1f} s")
+                onnx_fp16 = None
+                if torch.cuda.is_available() or "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+                    try:
+                        onnx_fp16 = export_onnx(net, card, folder / f"{family}_fp16.onnx", fp16=True).path
+                    except Exception as e:  # noqa: BLE001
+                        notes.append(f"{family}: fp16 export failed: {e}")
+                fns = {**torch_backends(net, card, args, notes), **ort_backends(onnx_fp32, onnx_fp16, threads, args, notes)}
+                for size in sizes:
+                    if size % card.multiple:
+                        notes.append(f"{family}: size {size} is not a multiple of {card.multiple}; skipped")
+                        continue
+                    for batch in batches:
+                        x = np.random.default_rng(size + batch).uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+                        times = measure(dict(fns), x, rounds, args.warmup, notes)
+                        for name in times:
+                            if name not in columns:
+                                columns.append(name)
+                        speedup = ""
+                        if EAGER in times and ORT_CPU in times:
+                            ratio = statistics.median(e / o for e, o in zip(times[EAGER], times[ORT_CPU]))
+                            speedup = f"{ratio:.2f}x"
+                        rows.append((f"{family} {card.arch}", f"{size}x{size}", batch, times, speedup))
+                        print(f"  measured {family} {size} batch {batch}: "
+                              + ", ".join(f"{n} {statistics.median(t) / batch:.0f} ms/img" for n, t in times.items()),
+                              file=sys.stderr, flush=True)
+                if family == "cyclegan" or not args.quick:
+                    onnx_s, pth_s = startup(folder, net, card, onnx_fp32, startup_repeats)
+                    startups.append((family, onnx_s, pth_s))
+    except KeyboardInterrupt:
+        notes.append("interrupted: the table holds the settings measured before the interruption")
+    header = ["model", "input", "batch"] + columns + ["eager / ort cpu"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for model, size, batch, times, speedup in rows:
+        cells = [cell(times[c], batch) if c in times else "-" for c in columns]
+        print(f"| {model} | {size} | {batch} | " + " | ".join(cells) + f" | {speedup} |")
+    print("\nCells: median ms per image (images per second; fastest round's ms per image). Last column: "
+          "median over rounds of the per-round time ratio, > 1 means onnxruntime is faster.\n")
+    if startups:
+        print("| start-up: `translate run MODEL img.png` (256x256, cpu) | .onnx (onnxruntime) | .pth (PyTorch) |")
+        print("|---|---|---|")
+        for family, onnx_s, pth_s in startups:
+            print(f"| {family} | {onnx_s:.2f} s | {pth_s:.2f} s |")
+        print()
+    for note in notes:
+        print(f"- {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

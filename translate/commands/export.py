@@ -1,0 +1,66 @@
+"""`translate export MODEL -o model.onnx`: export a generator to ONNX, verified against PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from translate.errors import TranslateError
+
+
+def _batch(text: str) -> str | int:
+    if text == "dynamic":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 'dynamic' or a positive integer, got '{text}'")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="export a model to a self-contained ONNX file",
+        description="Export a model (zoo name, checkpoint / run folder, .pth or .safetensors, as for "
+                    "`translate run`) to one ONNX file with dynamic batch, height and width, in eval mode "
+                    "(BatchNorm running statistics, no dropout). The model card is embedded, so "
+                    "`translate run model.onnx IMAGE` and translate.runtime need nothing else. The "
+                    "export is checked against PyTorch with onnxruntime before the file is written.")
+    p.add_argument("model", help="zoo name, checkpoint / run folder, .pth or .safetensors file")
+    p.add_argument("-o", "--output", required=True, help="the ONNX file to write (must end in .onnx)")
+    p.add_argument("--fp16", action="store_true",
+                   help="float16 weights and activations, float32 inputs/outputs (for GPUs; checked to 2e-2)")
+    p.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's; below 18 uses the "
+                   "TorchScript exporter)")
+    p.add_argument("--batch", type=_batch, default="dynamic", metavar="dynamic|N",
+                   help="dynamic batch size (default) or a fixed one")
+    p.add_argument("--verify-image", action="append", default=[], metavar="FILE",
+                   help="also compare onnxruntime with PyTorch on this image (repeatable)")
+    p.add_argument("--direction", choices=("AtoB", "BtoA"), help="which generator of a CycleGAN checkpoint")
+    p.add_argument("--weights", help="use this weights file for a zoo model instead of downloading")
+    p.add_argument("--arch", help="architecture of a bare .pth when its keys do not tell "
+                   "(resnet_9blocks, resnet_6blocks, unet_256, unet_128)")
+    p.add_argument("--norm", choices=("instance", "batch", "none"), help="normalisation of a bare .pth")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from translate.export import export_model
+
+    if args.opset is not None and args.opset < 7:
+        raise TranslateError(f"--opset {args.opset}: too old; use 17 or newer")
+    result = export_model(
+        args.model, args.output, direction=args.direction, weights_file=args.weights, arch=args.arch,
+        norm=args.norm, fp16=args.fp16, opset=args.opset, batch=args.batch, verify_images=args.verify_image,
+        progress=lambda message: print(message, file=sys.stderr),
+    )
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    checks = ", ".join(f"{what} {diff:.1e}" for what, diff in result.checks)
+    print(f"verified: max abs difference onnxruntime vs PyTorch {result.max_abs_diff:.1e} "
+          f"<= {result.tolerance:g} ({checks})")
+    print(f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB, {result.precision}, opset {result.opset}, "
+          f"{result.exporter} exporter, batch {result.batch})")
+    return 0

@@ -1,0 +1,234 @@
+"""Run exported models with onnxruntime: the torch-free runtime for applications.
+
+Only onnxruntime, numpy and OpenCV are imported (plus the torch-free parts of `translate`:
+cards, errors, fileio, imageio, pipeline), so an application can ship `translate` with
+onnxruntime and without PyTorch. A :class:`Session` is a :class:`~translate.pipeline.Translator`
+whose backend is an onnxruntime session: the image goes through exactly the same pipeline as
+with PyTorch (normalisation, reflect padding to the size multiple, optional tiles, crop back,
+alpha and gray handling), rebuilt from the model card that `translate export` embedded::
+
+    from translate.runtime import Session
+    session = Session("horse2zebra.onnx")          # device="auto": CUDA if usable, else CPU
+    zebra = session(horse)                          # (H, W, 3) uint8 RGB -> (H, W, 3) uint8
+    session.translate_file("horse.jpg", "zebra.png")
+
+Devices: ``cpu``; ``cuda`` (CUDAExecutionProvider only, with CPU fallback disabled, so a
+machine where onnxruntime cannot use CUDA raises instead of silently running on the CPU;
+cuDNN picks convolution algorithms heuristically, because the exhaustive default re-benchmarks
+every new input size); ``tensorrt`` (TensorRT, then CUDA, engines cached under the
+`translate` cache folder); ``auto`` (CUDA when onnxruntime can use it, else CPU). No IO
+binding: the pipeline hands numpy batches in and needs numpy out, so every call copies
+host -> device -> host once whichever way the tensors are bound.
+
+Metadata: `translate export` stores a JSON object under the ONNX ``metadata_props`` key
+``"translate"`` (:data:`METADATA_KEY`); its ``"card"`` is the full model card.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidProtobuf
+
+from translate.cards import ModelCard
+from translate.errors import TranslateError
+from translate.pipeline import Translator
+
+METADATA_KEY = "translate"
+METADATA_FORMAT = 1
+DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+TENSORRT = "TensorrtExecutionProvider"
+# cuDNN's EXHAUSTIVE search (onnxruntime's default) benchmarks every algorithm once per new
+# input shape: seconds per new image size with dynamic shapes.
+CUDA_OPTIONS = {"cudnn_conv_algo_search": "HEURISTIC"}
+
+# onnxruntime's warnings (e.g. which nodes a provider placed on the CPU) are noise to a user;
+# errors stay visible. The CUDA probe of device "auto" hides errors too: onnxruntime-gpu logs
+# one for every CUDA library it cannot load, even when it then runs fine on the CPU.
+onnxruntime.set_default_logger_severity(3)
+
+
+def read_metadata(session: onnxruntime.InferenceSession, path: str | os.PathLike = "model") -> dict[str, Any]:
+    """The ``translate`` metadata object that `translate export` wrote into the file.
+
+    Raises :class:`TranslateError` when the file has none (not exported by `translate`), when
+    it is not valid JSON or carries no model card, or when it is of a newer format.
+    """
+    text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    if text is None:
+        raise TranslateError(f"{path}: not a translate ONNX model (no '{METADATA_KEY}' metadata); "
+                             f"export it with `translate export`")
+    damaged = TranslateError(f"{path}: the '{METADATA_KEY}' metadata is damaged (no model card); export it again")
+    try:
+        metadata = json.loads(text)
+        card, version = metadata["card"], int(metadata.get("format", 0))
+    except (json.JSONDecodeError, TypeError, KeyError, ValueError, AttributeError):
+        raise damaged from None
+    if version > METADATA_FORMAT:
+        raise TranslateError(f"{path}: exported by a newer translate (metadata format {version}); upgrade translate")
+    if not isinstance(card, dict):
+        raise damaged
+    return metadata
+
+
+def _session_options(threads: int | None, *, forbid_cpu_fallback: bool, quiet: bool) -> onnxruntime.SessionOptions:
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 4 if quiet else 3
+    if threads:
+        options.intra_op_num_threads = threads
+    if forbid_cpu_fallback:
+        options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+    return options
+
+
+def _providers(device: str) -> list[Any]:
+    if device == "cpu":
+        return [CPU]
+    if device == "cuda":
+        return [(CUDA, dict(CUDA_OPTIONS))]
+    if device == "tensorrt":
+        from translate.weights import cache_dir  # torch-free; only needed here
+
+        engines = cache_dir() / "tensorrt"
+        engines.mkdir(parents=True, exist_ok=True)
+        return [(TENSORRT, {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(engines)}),
+                (CUDA, dict(CUDA_OPTIONS))]
+    raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+
+
+_UNUSABLE_GPU = ("fallback to CPU EP has been explicitly disabled", "Conflicting session configuration",
+                 "Failed to load", "EP Error")
+
+
+def _open(model: bytes | str, path: str | os.PathLike, device: str, threads: int | None,
+          quiet: bool = False) -> onnxruntime.InferenceSession:
+    """An InferenceSession on exactly ``device`` (cpu / cuda / tensorrt) or a TranslateError.
+
+    ``quiet`` hides onnxruntime's own error log lines (used when probing CUDA for ``auto``).
+    """
+    if quiet:
+        onnxruntime.set_default_logger_severity(4)
+    try:
+        session = onnxruntime.InferenceSession(
+            model, _session_options(threads, forbid_cpu_fallback=device != "cpu", quiet=quiet),
+            providers=_providers(device))
+    except InvalidProtobuf:
+        raise TranslateError(f"{path}: not an ONNX model (cannot parse it); export one with `translate export`") from None
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises several types with its own messages
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if device != "cpu" and any(reason in message for reason in _UNUSABLE_GPU):
+            raise TranslateError(
+                f"device '{device}': onnxruntime cannot use {'TensorRT/CUDA' if device == 'tensorrt' else 'CUDA'} "
+                f"on this machine (no NVIDIA GPU, or its CUDA/cuDNN{'/TensorRT' if device == 'tensorrt' else ''} "
+                f"libraries are missing); use device 'cpu' or 'auto'") from None
+        if "float16" in message.lower() or "NOT_IMPLEMENTED" in message:
+            raise TranslateError(f"{path}: {device} cannot run this model ({message[:200]}); an --fp16 export needs a "
+                                 f"GPU: export without --fp16 for the CPU") from None
+        raise TranslateError(f"{path}: onnxruntime cannot load this model ({message[:300]})") from None
+    finally:
+        if quiet:
+            onnxruntime.set_default_logger_severity(3)
+    if device != "cpu" and CUDA not in session.get_providers():
+        raise TranslateError(f"device '{device}': onnxruntime is not using CUDA on this machine; use device 'cpu' or 'auto'")
+    return session
+
+
+class OrtBackend:
+    """A pipeline backend on an onnxruntime session: (B, C, H, W) float32 -> (B, C', H*s, W*s).
+
+    The channels are split among the model's inputs in their order (an inpainting model's
+    ``image`` and ``mask`` arrive concatenated, as the pipeline passes extra inputs). A model
+    exported with a fixed batch N runs any batch in chunks of N, the last one padded.
+    """
+
+    def __init__(self, session: onnxruntime.InferenceSession):
+        self.session = session
+        inputs = session.get_inputs()
+        self.input_names = [i.name for i in inputs]
+        self.input_channels = [i.shape[1] for i in inputs]
+        if not all(isinstance(c, int) for c in self.input_channels):
+            raise TranslateError("ONNX model inputs must have a fixed channel count (NCHW); export it with `translate export`")
+        batch = inputs[0].shape[0]
+        self.fixed_batch = batch if isinstance(batch, int) else None
+        self.output_name = session.get_outputs()[0].name
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        parts = np.split(x, np.cumsum(self.input_channels)[:-1], axis=1)
+        feed = {name: np.ascontiguousarray(part, dtype=np.float32) for name, part in zip(self.input_names, parts)}
+        return self.session.run([self.output_name], feed)[0]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 4 or x.shape[1] != sum(self.input_channels):
+            raise ValueError(f"expected (B, {sum(self.input_channels)}, H, W) input, got {x.shape}")
+        n = self.fixed_batch
+        if n is None or x.shape[0] == n:
+            return self._run(x)
+        outputs = []
+        for start in range(0, x.shape[0], n):
+            chunk = x[start:start + n]
+            missing = n - chunk.shape[0]
+            if missing:
+                chunk = np.concatenate([chunk, np.zeros((missing, *chunk.shape[1:]), chunk.dtype)])
+            outputs.append(self._run(chunk)[:n - missing])
+        return np.concatenate(outputs)
+
+
+class Session(Translator):
+    """An exported ``.onnx`` model ready to translate images, without torch.
+
+    ``device`` is ``auto`` (CUDA when onnxruntime can use it, else CPU), ``cpu``, ``cuda`` or
+    ``tensorrt``; ``threads`` sets onnxruntime's intra-op threads (default: one per physical
+    core). ``session(array)`` maps an (H, W), (H, W, 3) RGB or (H, W, 4) RGBA uint8 / uint16
+    array to the translated array of the same layout (gray becomes RGB; alpha is kept), times
+    the model's scale; ``translate_file(src, dst)`` works on files. Attributes: ``card``
+    (:class:`ModelCard`), ``metadata`` (the embedded JSON), ``providers`` (in use),
+    ``backend`` (:class:`OrtBackend`), ``path``.
+    """
+
+    def __init__(self, path: str | os.PathLike, device: str = "auto", *, threads: int | None = None):
+        if device not in DEVICES:
+            raise TranslateError(f"unknown device '{device}'; use one of {', '.join(DEVICES)}")
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise TranslateError(f"{self.path}: no such file")
+        model = str(self.path)
+        if device == "auto":
+            session = self._open_auto(model, threads)
+        else:
+            session = _open(model, self.path, device, threads)
+        self.session = session
+        self.metadata = read_metadata(session, self.path)
+        try:
+            card = ModelCard.from_dict(self.metadata["card"])
+        except TypeError as e:
+            raise TranslateError(f"{self.path}: invalid model card in the metadata ({e})") from None
+        self.providers = session.get_providers()
+        used = "cuda" if CUDA in self.providers else "cpu"
+        if TENSORRT in self.providers:
+            used = "tensorrt"
+        super().__init__(OrtBackend(session), card, device=used)
+
+    def _open_auto(self, model: str, threads: int | None) -> onnxruntime.InferenceSession:
+        if CUDA not in onnxruntime.get_available_providers():
+            return _open(model, self.path, "cpu", threads)
+        try:
+            # Probing makes onnxruntime-gpu log an error per missing CUDA library: hidden.
+            return _open(model, self.path, "cuda", threads, quiet=True)
+        except TranslateError as e:
+            if "cannot use" not in str(e) and "not using CUDA" not in str(e):
+                raise
+        return _open(model, self.path, "cpu", threads)
+
+    def __repr__(self) -> str:
+        return f"Session({str(self.path)!r}, card={self.card.name!r}, providers={self.providers})"
+
+
+__all__ = ["DEVICES", "OrtBackend", "Session", "read_metadata"]
