@@ -405,22 +405,14 @@ def export_onnx(
 
 
 def source_weights_file(spec: str, weights_file: str | None = None) -> Path | None:
-    """The file whose weights ``translate.inference.load_model(spec, weights_file=...)`` reads.
+    """The file whose weights ``translate.inference.load_model(spec, weights_file=...)`` reads,
+    or None when it is not on disk (a zoo model not downloaded yet)."""
+    from translate.inference import resolve_weights
 
-    A zoo name resolves to ``weights_file``, its shipped file or its cached download (None if
-    not on disk); anything else to the path given (a run folder to its latest checkpoint).
-    """
-    from translate import cards, weights
-
-    card = cards.lookup(spec)
-    if card is not None:
-        if weights_file:
-            return Path(weights_file)
-        path = weights.shipped_path(card) if card.file else weights.cache_path(card)
-        return path if path.is_file() else None
-    path = Path(weights_file or spec)
-    if path.is_dir():
-        path = path / "checkpoints" / "latest.pt"
+    try:
+        _, path = resolve_weights(spec, weights_file, fetch=False)
+    except TranslateError:
+        return None
     return path if path.is_file() else None
 
 

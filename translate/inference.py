@@ -69,6 +69,28 @@ def _pick_generator(ckpt: dict, direction: str | None, path: Path) -> tuple[str,
     raise TranslateError(f"{path}: no generator for --direction {direction}; this checkpoint has {have}")
 
 
+def resolve_weights(spec: str, weights_file: str | None = None, *, fetch: bool = True) -> tuple[ModelCard | None, Path]:
+    """The zoo card (None for a file) and the weights file that ``spec`` names.
+
+    A zoo name resolves to ``weights_file``, its shipped file or its cached download (fetched
+    first when ``fetch``); a run folder to its ``checkpoints/latest.pt``; anything else to the
+    path given. A name that is neither raises :class:`TranslateError`.
+    """
+    card = cards.lookup(spec)
+    if card is not None:
+        if fetch:
+            return card, weights.fetch(card, weights=weights_file)
+        if weights_file:
+            return card, Path(weights_file)
+        return card, weights.shipped_path(card) if card.file else weights.cache_path(card)
+    path = Path(weights_file or spec)
+    if path.is_dir():
+        path = path / "checkpoints" / "latest.pt"
+    if not path.is_file():
+        raise TranslateError(f"{spec}: not a zoo model name (see `translate zoo list`) and no such file")
+    return None, path
+
+
 def load_model(spec: str, *, direction: str | None = None, weights_file: str | None = None,
                arch: str | None = None, norm: str | None = None, device: str = "cpu") -> tuple[Any, ModelCard]:
     """Build the generator named by ``spec`` with its weights, in eval mode on ``device``.
@@ -84,19 +106,13 @@ def load_model(spec: str, *, direction: str | None = None, weights_file: str | N
     if direction is not None and direction not in DIRECTIONS:
         raise TranslateError(f"--direction must be AtoB or BtoA, got '{direction}'")
     name = None
-    card = cards.lookup(spec)
+    card, path = resolve_weights(spec, weights_file)
     if card is not None:
         if direction is not None and direction != card.direction and card.task == "cyclegan":
             raise TranslateError(f"{card.name} translates one way only ({card.direction}); "
                                  f"use the zoo model for the other direction (see translate zoo list)")
-        path = weights.fetch(card, weights=weights_file)
         state = weights.load_state_dict(path)
     else:
-        path = Path(weights_file or spec)
-        if path.is_dir():
-            path = path / "checkpoints" / "latest.pt"
-        if not path.is_file():
-            raise TranslateError(f"{spec}: not a zoo model name (see `translate zoo list`) and no such file")
         if path.suffix == ".safetensors":
             card, state = weights.read_card(path), weights.load_state_dict(path)
         else:
