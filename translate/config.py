@@ -39,7 +39,7 @@ def opt(default: Any, help: str, choices: tuple | None = None, resumable: bool =
 class TrainConfig:
     """Fields every recipe shares: data, run folder, schedule, optimiser, loop and logging."""
 
-    data: str = opt("", "dataset folder (layout depends on the recipe)", metavar="DIR")
+    data: str = opt("", "dataset folder (layout depends on the recipe)", resumable=True, metavar="DIR")
     out: str = opt("", "run folder for checkpoints, samples, losses.jsonl and config.json", metavar="RUN_DIR")
     epochs: int = opt(100, "epochs at the initial learning rate", resumable=True)
     epochs_decay: int = opt(100, "epochs over which the learning rate decays linearly to 0", resumable=True)
@@ -49,7 +49,8 @@ class TrainConfig:
     load_size: int = opt(286, "images are resized to load-size x load-size before cropping")
     crop_size: int = opt(256, "random crop size fed to the networks")
     preprocess: str = opt("resize_and_crop", "resize_and_crop: resize to load-size then random crop; "
-                          "crop: random crop only; resize: resize to crop-size; none: as is", PREPROCESS)
+                          "crop: random crop only; resize: resize to crop-size; none: keep the size (rounded "
+                          "down to the generator's size multiple)", PREPROCESS)
     flip: bool = opt(True, "random horizontal flips")
     lr: float = opt(2e-4, "Adam learning rate")
     beta1: float = opt(0.5, "Adam beta1")
@@ -213,8 +214,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type[TrainConfig]
             kwargs["type"] = tp
             if meta.get("choices"):
                 kwargs["choices"] = meta["choices"]
-            if meta.get("metavar"):
-                kwargs["metavar"] = meta["metavar"]
+            if not meta.get("choices"):
+                kwargs["metavar"] = meta.get("metavar") or {int: "N", float: "X", str: "NAME"}[tp]
             if default not in ("", None):
                 help_text += f" (default: {default})"
         parser.add_argument(flag, help=help_text, **kwargs)

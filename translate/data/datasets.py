@@ -170,7 +170,7 @@ class UnalignedDataset(_SeededDataset):
         dirs = [root / f"{phase}A", root / f"{phase}B"]
         missing = [d.name for d in dirs if not d.is_dir()]
         if not root.is_dir() or missing:
-            what = "folder not found" if not root.is_dir() else f"missing {' and '.join(missing)}/"
+            what = "folder not found" if not root.is_dir() else f"missing {' and '.join(m + '/' for m in missing)}"
             raise TranslateError(
                 f"{root}: {what}; an unpaired dataset needs {phase}A/ and {phase}B/ subfolders of images; "
                 f"{CONVERT_HINT}")

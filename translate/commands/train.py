@@ -1,0 +1,88 @@
+"""`translate train RECIPE --data DIR --out RUN_DIR [options]`; `translate train [RECIPE] --resume RUN_DIR`.
+
+The options of each recipe are generated from its config dataclass
+(:func:`translate.config.add_config_arguments`). Recipe modules import torch, so a recipe's
+options are parsed in the handler (``translate train pix2pix --help`` loads the recipe); the
+top-level parser only needs the recipe names, found without importing anything heavy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from translate.errors import TranslateError
+
+EPILOG = """examples:
+  translate train pix2pix --data datasets/facades --out runs/facades --direction BtoA
+  translate train cyclegan --data datasets/horse2zebra --out runs/h2z --max-iters 1000
+  translate train cyclegan --resume runs/h2z --max-iters 2000
+  translate train --resume runs/h2z          (the recipe is read from the run)
+
+run `translate train RECIPE --help` for the options of a recipe."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from translate.recipes import recipe_names
+
+    names = recipe_names()
+    p = sub.add_parser(
+        "train", help="train a model (pix2pix, cyclegan, ...)",
+        description="Train a recipe; checkpoints, image sheets and losses go to the run folder.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--resume", nargs=argparse.REMAINDER, metavar="RUN_DIR [OPTION]",
+                   help="RUN_DIR [OPTION ...]: continue the run in RUN_DIR (its recipe is read from the "
+                        "checkpoint); the options after RUN_DIR may change what a resumed run allows, e.g. --max-iters")
+    p.add_argument("recipe", nargs="?", choices=names, metavar="RECIPE", help=f"one of: {', '.join(names)}")
+    p.add_argument("options", nargs=argparse.REMAINDER, help="options of the recipe (see RECIPE --help)")
+    p.set_defaults(func=handle)
+
+
+def recipe_parser(recipe: str) -> argparse.ArgumentParser:
+    """The argument parser of one recipe: its config fields plus ``--resume RUN_DIR``."""
+    from translate.config import add_config_arguments
+    from translate.recipes import get_recipe
+
+    recipe_cls = get_recipe(recipe)
+    doc = sys.modules[recipe_cls.__module__].__doc__ or ""
+    parser = argparse.ArgumentParser(
+        prog=f"translate train {recipe}", description=doc.strip().split("\n\n")[0],
+        epilog="With --resume RUN_DIR the run's saved config is used; options marked 'may be changed with "
+               "--resume' override it, others must keep their values.",
+    )
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR at its next iteration "
+                        "(loads RUN_DIR/checkpoints/latest.pt and RUN_DIR/config.json)")
+    add_config_arguments(parser, recipe_cls.Config)
+    return parser
+
+
+def handle(args: argparse.Namespace) -> int:
+    from translate.config import given_options
+    from translate.recipes import get_recipe
+    from translate.trainer import train
+
+    if args.resume is not None:  # `translate train --resume RUN_DIR [options]`
+        if not args.resume:
+            raise TranslateError("--resume needs the run folder: translate train --resume RUN_DIR")
+        from translate.trainer import run_recipe
+
+        args.recipe, args.options = run_recipe(args.resume[0]), ["--resume", *args.resume]
+    if args.recipe is None:
+        raise TranslateError("translate train: name a recipe (e.g. translate train pix2pix --data DIR --out RUN_DIR) "
+                             "or pass --resume RUN_DIR")
+    parser = recipe_parser(args.recipe)
+    try:
+        ns = parser.parse_args(args.options)
+    except SystemExit as e:  # argparse already printed usage + message (or --help)
+        return int(e.code or 0)
+    options = given_options(ns, get_recipe(args.recipe).Config)
+    if ns.resume is None and "data" not in options:
+        raise TranslateError(f"translate train {args.recipe}: --data DIR is required (or --resume RUN_DIR)")
+    if ns.resume is None and "out" not in options:
+        raise TranslateError(f"translate train {args.recipe}: --out RUN_DIR is required (or --resume RUN_DIR)")
+    result = train(args.recipe, options, resume=ns.resume)
+    losses = " ".join(f"{k}={v:.4g}" for k, v in result.losses.items())
+    print(f"trained {args.recipe} to iteration {result.iteration} ({result.epoch} full epochs); "
+          f"checkpoint {result.checkpoint}" + (f"; losses {losses}" if losses else ""))
+    return 0

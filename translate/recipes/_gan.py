@@ -1,0 +1,76 @@
+"""Pieces the GAN recipes share: network building, Adam + linear decay, D loss, model cards."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import torch
+import torch.nn as nn
+
+from translate.cards import ModelCard, size_multiple
+from translate.config import GANConfig, TrainConfig
+from translate.losses import GANLoss, gradient_penalty
+from translate.nets import build_discriminator, build_generator, init_weights
+
+
+def make_generator(config: GANConfig, input_nc: int, output_nc: int, device: torch.device) -> nn.Module:
+    """``config.netG`` built with :meth:`GANConfig.generator_kwargs`, initialised, on ``device``."""
+    net = build_generator(**config.generator_kwargs(input_nc, output_nc))
+    return init_weights(net, config.init_type, config.init_gain).to(device)
+
+
+def make_discriminator(config: GANConfig, input_nc: int, device: torch.device) -> nn.Module:
+    """``config.netD`` for ``input_nc`` channels, initialised, on ``device``."""
+    net = build_discriminator(config.netD, input_nc=input_nc, ndf=config.ndf, n_layers=config.n_layers_D,
+                              norm=config.norm)
+    return init_weights(net, config.init_type, config.init_gain).to(device)
+
+
+def adam(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Adam:
+    """Adam with ``config.lr`` and betas ``(config.beta1, 0.999)``."""
+    return torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, 0.999))
+
+
+def linear_decay(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    """Constant lr for ``config.epochs`` epochs, then linearly to 0 over ``config.epochs_decay``.
+
+    Stepped once per epoch; the factor in epoch ``e`` (0-based) is
+    ``1 - max(0, e + 1 - epochs) / (epochs_decay + 1)`` as in the reference implementation. The
+    lambda reads ``config`` when called, so ``--resume --epochs N`` changes the schedule.
+    """
+    def factor(epoch: int) -> float:
+        return 1.0 - max(0, epoch + 1 - config.epochs) / float(config.epochs_decay + 1)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def set_requires_grad(nets: Iterable[nn.Module], flag: bool) -> None:
+    """Freeze (``False``) or unfreeze the parameters of ``nets`` (to skip D grads in the G step)."""
+    for net in nets:
+        for p in net.parameters():
+            p.requires_grad_(flag)
+
+
+def discriminator_loss(gan: GANLoss, net_d: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                       lambda_gp: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """D loss ``0.5 * (real + fake)`` (+ gradient penalty for wgangp) on (B, C, H, W) inputs.
+
+    ``fake`` is detached here. Returns the total and its parts (``real``, ``fake``[, ``gp``]).
+    """
+    fake = fake.detach()
+    parts = {"real": gan(net_d(real), True), "fake": gan(net_d(fake), False)}
+    total = 0.5 * (parts["real"] + parts["fake"])
+    if gan.mode == "wgangp":
+        parts["gp"] = gradient_penalty(net_d, real, fake, weight=lambda_gp)
+        total = total + parts["gp"]
+    return total, parts
+
+
+def generator_card(config: GANConfig, task: str, generator: dict[str, Any], direction: str,
+                   run_name: str, description: str) -> dict[str, Any]:
+    """The model card (as a dict) of a generator trained by this run."""
+    return ModelCard(
+        name=f"run:{run_name}", task=task, generator=dict(generator), direction=direction,
+        mean=0.5, std=0.5, multiple=size_multiple(generator), licence="user-trained",
+        source=f"translate train {task}", description=description,
+    ).to_dict()

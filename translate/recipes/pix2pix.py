@@ -1,0 +1,100 @@
+"""pix2pix (Isola et al. 2017): paired translation with a conditional GAN and an L1 loss.
+
+G (U-Net) maps A to B; the PatchGAN D judges (A, B) pairs, concatenated on channels. Each
+iteration, in the reference order: ``fake_B = G(A)``; update D on real (A, B) vs (A, fake_B)
+detached (through an image pool if ``--pool-size`` > 0; the reference uses none), loss
+``0.5 * (real + fake)`` (+ gradient penalty for wgangp); then update G with
+``GAN(D(A, fake_B)) + lambda_L1 * |fake_B - B|`` while D is frozen.
+Data: A|B side by side in one image (:class:`~translate.data.datasets.AlignedDataset`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from translate.cards import size_multiple
+from translate.config import GANConfig, opt
+from translate.data.datasets import AlignedDataset
+from translate.losses import GANLoss, ImagePool
+from translate.recipes import Recipe, register
+from translate.recipes._gan import (adam, discriminator_loss, generator_card, linear_decay, make_discriminator,
+                                    make_generator, set_requires_grad)
+
+
+@dataclass
+class Pix2PixConfig(GANConfig):
+    """pix2pix defaults of the reference: U-Net 256, batch norm, dropout, vanilla GAN, L1 x100."""
+
+    netG: str = "unet_256"
+    norm: str = "batch"
+    dropout: bool = True
+    gan_mode: str = "vanilla"
+    direction: str = opt("AtoB", "AtoB: left half is the input; BtoA: right half is", ("AtoB", "BtoA"))
+    lambda_L1: float = opt(100.0, "weight of the L1 loss between output and target")
+
+
+@register
+class Pix2Pix(Recipe):
+    name = "pix2pix"
+    Config = Pix2PixConfig
+    sheet_columns = ("input", "output", "target")
+
+    def __init__(self, config: Pix2PixConfig, device: torch.device, run_name: str):
+        super().__init__(config, device, run_name)
+        self.generator = config.generator_kwargs(config.input_nc, config.output_nc)
+        self.nets = {"G": make_generator(config, config.input_nc, config.output_nc, device),
+                     "D": make_discriminator(config, config.input_nc + config.output_nc, device)}
+        self.optimizers = {"G": adam(self.nets["G"].parameters(), config),
+                           "D": adam(self.nets["D"].parameters(), config)}
+        self.schedulers = {k: linear_decay(o, config) for k, o in self.optimizers.items()}
+        self.gan = GANLoss(config.gan_mode).to(device)
+        self.pool = ImagePool(config.pool_size)
+        self.visuals: list[torch.Tensor] = []
+
+    @classmethod
+    def build_dataset(cls, config: Pix2PixConfig) -> AlignedDataset:
+        return AlignedDataset(config.data, direction=config.direction, load_size=config.load_size,
+                              crop_size=config.crop_size, preprocess=config.preprocess, flip=config.flip,
+                              seed=config.seed, input_nc=config.input_nc, output_nc=config.output_nc,
+                              multiple=size_multiple({"arch": config.netG}))
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        G, D, cfg = self.nets["G"], self.nets["D"], self.config
+        real_A = batch["A"].to(self.device, non_blocking=True)
+        real_B = batch["B"].to(self.device, non_blocking=True)
+        fake_B = G(real_A)
+
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        loss_D, parts = discriminator_loss(self.gan, D, torch.cat([real_A, real_B], 1),
+                                           self.pool.query(torch.cat([real_A, fake_B], 1)), cfg.lambda_gp)
+        loss_D.backward()
+        self.optimizers["D"].step()
+
+        set_requires_grad([D], False)  # G's loss needs no gradients for D's weights
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        loss_G_GAN = self.gan(D(torch.cat([real_A, fake_B], 1)), True, for_discriminator=False)
+        loss_G_L1 = F.l1_loss(fake_B, real_B) * cfg.lambda_L1
+        (loss_G_GAN + loss_G_L1).backward()
+        self.optimizers["G"].step()
+        set_requires_grad([D], True)
+
+        self.visuals = [real_A.detach(), fake_B.detach(), real_B.detach()]
+        losses = {"G_GAN": loss_G_GAN, "G_L1": loss_G_L1, **{f"D_{k}": v for k, v in parts.items()}}
+        return {k: float(v.item()) for k, v in losses.items()}
+
+    def sample(self, batch: dict[str, Any]) -> list[torch.Tensor]:
+        return self.visuals
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"pools": {"AB": self.pool.state_dict()}}
+
+    def load_extra_state(self, checkpoint: dict[str, Any]) -> None:
+        self.pool.load_state_dict(checkpoint["pools"]["AB"], self.device)
+
+    def cards(self) -> dict[str, dict[str, Any]]:
+        return {"G": generator_card(self.config, "pix2pix", self.generator, self.config.direction, self.run_name,
+                                    f"pix2pix {self.config.netG} trained by translate on {self.config.data}")}

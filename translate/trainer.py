@@ -1,0 +1,412 @@
+"""The one training loop every recipe runs in.
+
+The trainer owns everything that is not the math of a task: device choice, seeding, data
+order, epochs and iterations, the progress bar, the loss log, image sheets, atomic checkpoints
+and exact resume. A recipe (:class:`translate.recipes.Recipe`) supplies networks, optimisers,
+schedulers and ``train_step``.
+
+Run folder layout::
+
+    RUN_DIR/config.json              the config (atomic; rewritten on resume with overrides)
+    RUN_DIR/losses.jsonl             one JSON object per --print-every iterations
+    RUN_DIR/samples/iter_000400.png  image sheets (rows of the recipe's sheet_columns)
+    RUN_DIR/checkpoints/latest.pt    every --save-every iterations and at the end
+    RUN_DIR/checkpoints/epoch_5.pt   every --save-every-epochs epochs
+
+Exact resume: the data order of epoch ``e`` is a permutation drawn from ``(seed, e)`` and each
+item's augmentation from ``(seed, e, index)``; checkpoints hold nets, optimisers, schedulers,
+recipe extras (image pools) and the torch / numpy / python RNG states, so a run resumed from
+iteration ``k`` computes bit for bit what the uninterrupted run computes (on CPU; CUDA kernels
+are not all deterministic). A mid-epoch resume skips the done batches without decoding them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from translate.config import TrainConfig, flag_name, resumable_fields
+from translate.errors import TranslateError
+from translate.fileio import atomic_write_text, atomic_writer
+from translate.imageio import write_image
+from translate.recipes import Recipe, get_recipe
+
+CHECKPOINT_FORMAT = "translate-checkpoint"
+CHECKPOINT_VERSION = 1
+SHEET_ROWS = 4  # batch items shown per sample sheet
+
+
+# ---------------------------------------------------------------------------- small helpers
+
+def choose_device(name: str) -> torch.device:
+    """``auto`` -> cuda if available else cpu; ``cuda`` without a GPU is a TranslateError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TranslateError("--device cuda: no CUDA GPU is available to PyTorch; use --device cpu")
+    if name not in ("cpu", "cuda"):
+        raise TranslateError(f"unknown --device '{name}'; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python ``random``, numpy's global RNG and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """torch / CUDA / numpy / python RNG states as tensors, lists and scalars only
+    (so checkpoints load with ``torch.load(weights_only=True)``)."""
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    py_version, py_internal, py_gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"name": np_name, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
+                  "has_gauss": int(np_has_gauss), "cached_gaussian": float(np_gauss)},
+        "python": {"version": py_version, "state": list(py_internal), "gauss_next": py_gauss},
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss_next"]))
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The shuffled item order of ``epoch``: a permutation of ``range(n)`` drawn from (seed, epoch)."""
+    return np.random.default_rng([seed, epoch, 0x5EED]).permutation(n).tolist()
+
+
+def tensor_to_rgb(t: torch.Tensor) -> np.ndarray:
+    """(C, H, W) in [-1, 1] with C = 1 or 3 -> (H, W, 3) float32 in [0, 1]."""
+    a = ((t.detach().float().cpu().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
+    return np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a
+
+
+def make_sheet(columns: list[torch.Tensor], rows: int = SHEET_ROWS) -> np.ndarray:
+    """Tile (B, C, H, W) tensors: one row per batch item (at most ``rows``), one column each."""
+    n = min(rows, columns[0].shape[0])
+    return np.concatenate([np.concatenate([tensor_to_rgb(c[i]) for c in columns], axis=1) for i in range(n)],
+                          axis=0)
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """The records of a losses.jsonl file (a torn last line from a crash is ignored)."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def _worker_error(e: TranslateError) -> TranslateError:
+    # A TranslateError raised in a DataLoader worker comes back wrapped in a multi-line message
+    # with the worker's traceback; keep the one line the user needs.
+    lines = [ln for ln in str(e).splitlines() if ln.strip()]
+    last = lines[-1] if lines else str(e)
+    return TranslateError(last.split("TranslateError: ", 1)[-1], e.exit_code)
+
+
+# ---------------------------------------------------------------------------- the trainer
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did: the run folder, the final checkpoint and the last losses."""
+
+    run_dir: Path
+    checkpoint: Path
+    iteration: int
+    epoch: int
+    losses: dict[str, float]
+
+
+class Trainer:
+    """Runs ``recipe_cls`` with ``config`` (a fresh run) or continues the run in ``resume``.
+
+    Use :func:`train` instead of this class directly unless you need the pieces.
+    """
+
+    def __init__(self, recipe_cls: type[Recipe], config: TrainConfig, checkpoint: dict[str, Any] | None = None):
+        self.recipe_cls = recipe_cls
+        self.config = config
+        self.run_dir = Path(config.out)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.log_path = self.run_dir / "losses.jsonl"
+        self.device = choose_device(config.device)
+
+        seed_everything(config.seed)
+        self.dataset = recipe_cls.build_dataset(config)
+        self.iters_per_epoch = math.ceil(len(self.dataset) / config.batch_size)
+        self.total_epochs = config.epochs + config.epochs_decay
+        self.recipe = recipe_cls(config, self.device, self.run_dir.name)
+        self.iteration = 0  # iterations done in total
+        self.epoch = 0  # index of the epoch in progress (= epochs completed)
+        self.epoch_iteration = 0  # iterations done in the epoch in progress
+        self.losses: dict[str, float] = {}
+        if checkpoint is not None:
+            saved_size = int(checkpoint.get("dataset_size", len(self.dataset)))
+            if saved_size != len(self.dataset):
+                print(f"translate: warning: the dataset has {len(self.dataset)} items, the run was saved with "
+                      f"{saved_size}; the data order will differ from an uninterrupted run", file=sys.stderr)
+            if int(checkpoint["epoch_iteration"]) >= self.iters_per_epoch:
+                raise TranslateError(f"--resume: the checkpoint is {checkpoint['epoch_iteration']} iterations into "
+                                     f"an epoch but the dataset now gives {self.iters_per_epoch} per epoch; resume "
+                                     f"with the data the run was trained on")
+            self.recipe.load_state_dict(checkpoint)
+            self.iteration = int(checkpoint["iteration"])
+            self.epoch = int(checkpoint["epoch"])
+            self.epoch_iteration = int(checkpoint["epoch_iteration"])
+            self.losses = dict(checkpoint.get("losses", {}))
+            set_rng_state(checkpoint["rng"])  # last: building the nets above drew random numbers
+        self.loader_generator = torch.Generator().manual_seed(config.seed)
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def total_iters(self) -> int:
+        planned = self.total_epochs * self.iters_per_epoch
+        return min(planned, self.config.max_iters) if self.config.max_iters else planned
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The checkpoint dict (format ``translate-checkpoint`` version 1)."""
+        ckpt = {
+            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "recipe": self.recipe.name,
+            "config": self.config.to_dict(), "iteration": self.iteration, "epoch": self.epoch,
+            "epoch_iteration": self.epoch_iteration, "dataset_size": len(self.dataset), "losses": dict(self.losses),
+            "cards": self.recipe.cards(),
+        }
+        ckpt.update(self.recipe.state_dict())
+        ckpt["rng"] = rng_state()
+        return ckpt
+
+    def save(self, name: str) -> Path:
+        """Write the checkpoint atomically to ``checkpoints/<name>``."""
+        path = self.ckpt_dir / name
+        with atomic_writer(path) as f:
+            torch.save(self.checkpoint(), f)
+        return path
+
+    # -- data ----------------------------------------------------------------------------
+
+    def batches(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
+        """Batches of ``epoch`` after the first ``skip`` ones (skipped items are not decoded)."""
+        self.dataset.set_epoch(epoch)
+        order = epoch_order(len(self.dataset), self.config.seed, epoch)[skip * self.config.batch_size:]
+        loader = DataLoader(self.dataset, batch_size=self.config.batch_size, sampler=order,
+                            num_workers=self.config.workers, drop_last=False, generator=self.loader_generator,
+                            pin_memory=self.device.type == "cuda")
+        try:
+            yield from loader
+        except TranslateError as e:
+            raise _worker_error(e) from None
+
+    # -- logging -------------------------------------------------------------------------
+
+    def _trim_log(self) -> None:
+        # After a crash the log may run past the checkpoint (or end in a torn line); keep only
+        # the records up to the checkpoint so the resumed run logs each iteration once.
+        if not self.log_path.exists():
+            return
+        text = self.log_path.read_text(encoding="utf-8")
+        kept = "".join(json.dumps(r) + "\n" for r in read_log(self.log_path) if r.get("iteration", 0) <= self.iteration)
+        if kept != text:
+            atomic_write_text(self.log_path, kept)
+
+    def _log(self, losses: dict[str, float], seconds_per_iter: float) -> dict[str, Any]:
+        record = {"iteration": self.iteration, "epoch": self.epoch + 1, "time": round(seconds_per_iter, 4),
+                  **{f"lr_{k}": v for k, v in self.recipe.learning_rates().items()}, **losses}
+        # An append-only log (rewriting it whole every few iterations would cost O(n^2));
+        # flushed and fsynced so it never runs behind the checkpoints.
+        with open(self.log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return record
+
+    def _sheet(self, batch: dict[str, Any]) -> Path:
+        path = self.run_dir / "samples" / f"iter_{self.iteration:06d}.png"
+        write_image(path, make_sheet(self.recipe.sample(batch)))
+        return path
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        """Train until ``max_iters`` iterations or the last epoch; returns what was done."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.config.save_json(self.run_dir / "config.json")
+        self._trim_log()
+        total = self.total_iters
+        self._bar = tqdm(total=total, initial=min(self.iteration, total), unit="it", dynamic_ncols=True,
+                         disable=None)  # disabled when stderr is not a terminal: log lines are printed instead
+        self._last_saved = self._last_sampled = self.iteration if self.iteration else -1
+        batch: dict[str, Any] | None = None
+        self._tick = time.perf_counter()
+        try:
+            while self.iteration < total and self.epoch < self.total_epochs:
+                self._bar.set_description(f"{self.recipe.name} epoch {self.epoch + 1}/{self.total_epochs}")
+                for batch in self.batches(self.epoch, self.epoch_iteration):
+                    self._step(batch)
+                    if self.iteration >= total:
+                        break
+        finally:
+            self._bar.close()
+        if batch is not None and self._last_sampled != self.iteration:
+            self._sheet(batch)
+        path = self.ckpt_dir / "latest.pt"
+        if self._last_saved != self.iteration or not path.exists():
+            path = self.save("latest.pt")
+        return TrainResult(self.run_dir, path, self.iteration, self.epoch, dict(self.losses))
+
+    def _step(self, batch: dict[str, Any]) -> None:
+        """One iteration and everything due after it: log, sheet, schedulers, checkpoints."""
+        cfg = self.config
+        losses = self.recipe.train_step(batch)
+        self.iteration += 1
+        self.epoch_iteration += 1
+        self._check_finite(losses)
+        self.losses = losses
+        now = time.perf_counter()
+        seconds, self._tick = now - self._tick, now
+        self._bar.update(1)
+        self._bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+        if self.iteration % cfg.print_every == 0:
+            record = self._log(losses, seconds)
+            if self._bar.disable:
+                print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()),
+                      file=sys.stderr, flush=True)
+        if self.iteration % cfg.sample_every == 0:
+            self._sheet(batch)
+            self._last_sampled = self.iteration
+        end_of_epoch = self.epoch_iteration == self.iters_per_epoch
+        if end_of_epoch:
+            self.recipe.end_epoch()
+            self.epoch += 1
+            self.epoch_iteration = 0
+        # checkpoints last, so they hold the state after this iteration's schedulers step
+        if self.iteration % cfg.save_every == 0:
+            self.save("latest.pt")
+            self._last_saved = self.iteration
+        if end_of_epoch and cfg.save_every_epochs and self.epoch % cfg.save_every_epochs == 0:
+            self.save(f"epoch_{self.epoch}.pt")
+
+    def _check_finite(self, losses: dict[str, float]) -> None:
+        bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+        if bad:
+            latest = self.ckpt_dir / "latest.pt"
+            kept = (f"the last good checkpoint {latest} is kept; resume from it with --resume {self.run_dir}"
+                    if latest.exists() else "no checkpoint was saved yet")
+            raise TranslateError(
+                f"loss {', '.join(f'{k}={v}' for k, v in bad.items())} at iteration {self.iteration} "
+                f"(epoch {self.epoch + 1}): training diverged and was stopped; {kept}; "
+                f"try a lower --lr or another --gan-mode", exit_code=1)
+
+
+# ---------------------------------------------------------------------------- entry points
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a `translate train` checkpoint with ``weights_only=True`` and check its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise TranslateError(f"{path}: checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated / foreign files: one line, not a pickle traceback
+        raise TranslateError(f"{path}: cannot read checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise TranslateError(f"{path}: not a translate training checkpoint")
+    if ckpt.get("version") != CHECKPOINT_VERSION:
+        raise TranslateError(f"{path}: checkpoint version {ckpt.get('version')} is not supported "
+                             f"(this translate reads version {CHECKPOINT_VERSION})")
+    return ckpt
+
+
+def run_recipe(run_dir: str | os.PathLike) -> str:
+    """The recipe name of the run in ``run_dir`` (from its latest checkpoint)."""
+    latest = Path(run_dir) / "checkpoints" / "latest.pt"
+    if not latest.is_file():
+        raise TranslateError(f"--resume {run_dir}: no checkpoint at {latest}; is this a run folder of translate train?")
+    try:  # mmap: only the small header entries are read, not the weights
+        return str(torch.load(latest, map_location="cpu", weights_only=True, mmap=True)["recipe"])
+    except Exception:
+        return str(load_checkpoint(latest)["recipe"])  # raises the one-line explanation
+
+
+def train(recipe: str, options: dict[str, Any] | None = None, resume: str | os.PathLike | None = None) -> TrainResult:
+    """Train ``recipe`` (e.g. ``"pix2pix"``) with config ``options`` (field name -> value), or
+    continue the run in ``resume`` (a run folder), where ``options`` may only change the fields
+    marked resumable (``max_iters``, ``epochs``, ``epochs_decay``, ``workers``, ``device``, the
+    ``*_every`` intervals).
+
+    A new run refuses a run folder that already holds a checkpoint. Raises TranslateError for
+    bad options, data or run folders; a NaN / Inf loss stops training (exit code 1) and keeps
+    the last good checkpoint.
+    """
+    recipe_cls = get_recipe(recipe)
+    options = dict(options or {})
+    checkpoint = None
+    if resume is not None:
+        run_dir = Path(resume)
+        latest = run_dir / "checkpoints" / "latest.pt"
+        if not latest.is_file():
+            raise TranslateError(f"--resume {run_dir}: no checkpoint at {latest}; start a new run with --out instead")
+        checkpoint = load_checkpoint(latest)
+        if checkpoint["recipe"] != recipe_cls.name:
+            raise TranslateError(f"--resume {run_dir}: that run trains '{checkpoint['recipe']}', not '{recipe}'; "
+                                 f"use `translate train {checkpoint['recipe']} --resume {run_dir}`")
+        saved = checkpoint["config"]
+        config_json = run_dir / "config.json"
+        if config_json.is_file():
+            try:
+                saved = json.loads(config_json.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                pass  # the checkpoint's copy is as good
+        base = recipe_cls.Config.from_dict(saved)
+        out = options.pop("out", None)
+        if out and Path(out).resolve() != run_dir.resolve():
+            raise TranslateError(f"--out {out} differs from --resume {run_dir}; a resumed run stays in its folder")
+        allowed = set(resumable_fields(recipe_cls.Config))
+        changed = sorted(k for k, v in options.items() if k not in allowed and v != getattr(base, k))
+        if changed:
+            may = ", ".join("--" + flag_name(k) for k in sorted(allowed))
+            raise TranslateError(f"--resume cannot change {', '.join('--' + flag_name(k) for k in changed)} "
+                                 f"(the run was trained with other values); only {may} may change")
+        config = dataclasses.replace(base, **{k: v for k, v in options.items() if k in allowed}, out=str(run_dir))
+    else:
+        config = recipe_cls.Config(**options)
+        run_dir = Path(config.out) if config.out else None
+        if run_dir is not None and any((run_dir / "checkpoints").glob("*.pt")):
+            raise TranslateError(f"{run_dir} already holds a run with checkpoints; continue it with "
+                                 f"--resume {run_dir} or choose another --out")
+    config.validate()
+    for folder in config.data.replace(os.pathsep, ",").split(","):  # several folders: comma-separated (srgan)
+        if folder.strip() and not Path(folder.strip()).is_dir():
+            raise TranslateError(f"--data {folder.strip()}: dataset folder not found")
+    trainer = Trainer(recipe_cls, config, checkpoint)
+    return trainer.run()
