@@ -224,6 +224,111 @@ def translate_image(image: Image, backend: Backend, card: ModelCard, *, tile: in
     return rgb, alpha
 
 
+INPAINT_WINDOW = 128  # the context encoder's input size
+
+
+def read_mask_file(path: str | Path, size: tuple[int, int]) -> np.ndarray:
+    """An inpainting mask file as (H, W) bool, True where it is white (luma > 0.5) = the hole.
+
+    ``size`` is the image's (H, W); a mask of another size raises :class:`TranslateError`.
+    """
+    image = read_image(path)
+    if image.size != tuple(size):
+        raise TranslateError(f"mask {path} is {image.size[1]}x{image.size[0]} but the image is {size[1]}x{size[0]}; "
+                             f"give a mask of the image's size (white = hole)")
+    return cv2.cvtColor(image.rgb, cv2.COLOR_RGB2GRAY) > 0.5
+
+
+def _as_hole(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A user mask array (H, W) / (H, W, 1): bool, or uint8 / uint16 / float where the upper half of the range is
+    the hole -> (H, W) bool, checked against the image size."""
+    mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[2] == 1:
+        mask = mask[..., 0]
+    if mask.ndim != 2:
+        raise TranslateError(f"the mask must be a single-channel (H, W) array, got shape {mask.shape}")
+    if mask.shape != tuple(size):
+        raise TranslateError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {size[1]}x{size[0]}; "
+                             f"give a mask of the image's size (white = hole)")
+    if mask.dtype == bool:
+        return mask
+    peak = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(mask.dtype, 1.0)
+    return mask.astype(np.float32) > 0.5 * peak
+
+
+def inpaint_windows(hole: np.ndarray, window: int = INPAINT_WINDOW, merge: int = 8) -> list[tuple[int, int, int]]:
+    """Square context windows ``(top, left, side)`` covering each hole of an (H, W) bool mask.
+
+    Holes closer than ``merge`` px share a window. Each window is centred on its hole's bounding
+    box with ``side = max(window, 2 * longest side of the box)``, so the hole spans at most half
+    the window, as the 64x64 hole in the 128x128 training images; windows may reach outside the
+    image (the image is reflected there) only where the image is smaller than the window; else
+    they are shifted inside it. Ordered by position.
+    """
+    grown = cv2.dilate(hole.astype(np.uint8), np.ones((2 * merge + 1, 2 * merge + 1), np.uint8)) if merge else hole
+    count, _, stats, _ = cv2.connectedComponentsWithStats(grown.astype(np.uint8), connectivity=8)
+    boxes = []
+    for x, y, w, h, _ in stats[1:count]:
+        # the bounding box of the hole itself inside the (dilated) component
+        sub = hole[y:y + h, x:x + w]
+        rows, cols = np.flatnonzero(sub.any(1)), np.flatnonzero(sub.any(0))
+        if rows.size == 0:
+            continue
+        y0, y1, x0, x1 = y + rows[0], y + rows[-1] + 1, x + cols[0], x + cols[-1] + 1
+        side = max(window, 2 * max(y1 - y0, x1 - x0))
+        top, left = (y0 + y1 - side) // 2, (x0 + x1 - side) // 2
+        # shifted inside the image where it is large enough: real context beats reflections
+        top = min(max(top, 0), hole.shape[0] - side) if side <= hole.shape[0] else top
+        left = min(max(left, 0), hole.shape[1] - side) if side <= hole.shape[1] else left
+        boxes.append((int(top), int(left), int(side)))
+    return sorted(boxes)
+
+
+def _reflect_crop(a: np.ndarray, top: int, left: int, side: int) -> np.ndarray:
+    """The (side, side, ...) crop of ``a`` at (top, left), reflecting ``a`` where the crop leaves it
+    (numpy's reflect mode repeats, so crops larger than the image work too)."""
+    h, w = a.shape[:2]
+    pads = [(max(0, -top), max(0, top + side - h)), (max(0, -left), max(0, left + side - w))]
+    padded = np.pad(a, pads + [(0, 0)] * (a.ndim - 2), mode="reflect") if any(map(any, pads)) else a
+    top, left = top + pads[0][0], left + pads[1][0]
+    return padded[top:top + side, left:left + side]
+
+
+def inpaint_image(rgb: np.ndarray, hole: np.ndarray, backend: Backend, *, mean: float, std: float,
+                  window: int = INPAINT_WINDOW) -> np.ndarray:
+    """Fill the holes of an (H, W, 3) float32 image in [0, 1]; ``hole`` is (H, W) bool (True = fill).
+
+    Each window of :func:`inpaint_windows` is cut out (reflecting the image beyond its borders),
+    resized to ``window`` x ``window`` (area interpolation when shrinking, the mask marks a pixel
+    as hole when any part of it is), run through the backend (``(1, 4, window, window)``: the
+    normalised image plus the mask channel) and resized back (bicubic); only that window's hole
+    pixels are replaced, all known pixels are kept exactly. Later windows see the earlier fills.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or hole.shape != rgb.shape[:2]:
+        raise ValueError(f"need rgb (H, W, 3) and hole (H, W), got {rgb.shape} and {hole.shape}")
+    out = rgb.astype(np.float32, copy=True)
+    todo = hole.copy()
+    for top, left, side in inpaint_windows(hole, window):
+        crop = _reflect_crop(out, top, left, side)
+        crop_hole = _reflect_crop(todo, top, left, side).astype(np.float32)
+        if side != window:
+            shrink = cv2.INTER_AREA if side > window else cv2.INTER_CUBIC
+            crop = cv2.resize(crop, (window, window), interpolation=shrink)
+            crop_hole = (cv2.resize(crop_hole, (window, window), interpolation=cv2.INTER_AREA) > 0).astype(np.float32)
+        filled = run_backend(np.clip(crop, 0, 1), backend, mean=mean, std=std, multiple=1,
+                             extra_inputs=crop_hole[..., None])
+        if side != window:
+            filled = np.clip(cv2.resize(filled, (side, side), interpolation=cv2.INTER_CUBIC), 0, 1)
+        # paste back the part of the window inside the image, hole pixels only
+        y0, x0 = max(top, 0), max(left, 0)
+        y1, x1 = min(top + side, out.shape[0]), min(left + side, out.shape[1])
+        region = todo[y0:y1, x0:x1]
+        patch = filled[y0 - top:y1 - top, x0 - left:x1 - left]
+        out[y0:y1, x0:x1][region] = patch[region]
+        todo[y0:y1, x0:x1] = False
+    return out
+
+
 class Translator:
     """A model ready to use: a backend plus its card, on arrays or files.
 
@@ -231,6 +336,12 @@ class Translator:
     of the same layout and dtype, ``scale`` times larger; ``translate_file(src, dst)`` reads any
     image file and writes the result atomically. The PyTorch path (:mod:`translate.inference`)
     and the ONNX runtime (:mod:`translate.runtime`) differ only in ``backend``.
+
+    Inpainting models (card task ``inpaint``) need ``mask``: an (H, W) array (bool, or white =
+    hole) or, for ``translate_file``, a mask image file of the image's size; the image must be
+    RGB. Holes are filled window by window (:func:`inpaint_image`), known pixels are kept. A
+    missing or mis-sized mask, a mask given to another model or a gray image raise
+    :class:`TranslateError`.
     """
 
     def __init__(self, backend: Backend, card: ModelCard, device: str = "cpu"):
@@ -238,21 +349,55 @@ class Translator:
         self.card = card
         self.device = device
 
-    def translate(self, image: Image, *, tile: int = 0, tile_overlap: int = 32) -> tuple[np.ndarray, np.ndarray | None]:
-        """Run on a decoded :class:`Image`; returns (rgb float32 [0, 1], alpha or None)."""
+    @property
+    def needs_mask(self) -> bool:
+        return self.card.task == "inpaint"
+
+    def _check_mask(self, image: Image, mask: object, source: str) -> None:
+        if self.needs_mask:
+            if mask is None:
+                raise TranslateError(f"{self.card.name} is an inpainting model: give the hole as a mask "
+                                     f"(translate run ... --mask MASK.png, white = hole)")
+            if image.gray:
+                raise TranslateError(f"{source}: is a 1-channel (gray) image; the inpainting model needs an RGB "
+                                     f"image (convert it to RGB first)")
+        elif mask is not None:
+            raise TranslateError(f"{self.card.name} is a {self.card.task} model; --mask applies to inpainting models only")
+
+    def translate(self, image: Image, *, tile: int = 0, tile_overlap: int = 32,
+                  mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Run on a decoded :class:`Image`; returns (rgb float32 [0, 1], alpha or None).
+
+        ``mask`` (H, W) is required by inpainting models and refused by others."""
+        self._check_mask(image, mask, "the image")
+        if self.needs_mask:
+            hole = _as_hole(mask, image.size)
+            extra = self.card.extra or {}
+            return inpaint_image(image.rgb, hole, self.backend, mean=self.card.mean, std=self.card.std,
+                                 window=int(extra.get("image_size", INPAINT_WINDOW))), image.alpha
         try:
             return translate_image(image, self.backend, self.card, tile=tile, tile_overlap=tile_overlap)
         except ValueError as e:  # bad tiling options given by a user
             raise TranslateError(str(e)) from None
 
-    def __call__(self, array: np.ndarray, *, tile: int = 0, tile_overlap: int = 32) -> np.ndarray:
+    def __call__(self, array: np.ndarray, *, tile: int = 0, tile_overlap: int = 32,
+                 mask: np.ndarray | None = None) -> np.ndarray:
         image = image_from_array(array)
-        rgb, alpha = self.translate(image, tile=tile, tile_overlap=tile_overlap)
+        rgb, alpha = self.translate(image, tile=tile, tile_overlap=tile_overlap, mask=mask)
         out = image_to_array(rgb, alpha, image.bit_depth)
         return out
 
-    def translate_file(self, src: str | Path, dst: str | Path, *, tile: int = 0, tile_overlap: int = 32) -> None:
-        """Read ``src``, translate, write ``dst`` (atomically; 16-bit kept for png / tiff)."""
+    def translate_file(self, src: str | Path, dst: str | Path, *, tile: int = 0, tile_overlap: int = 32,
+                       mask: str | Path | None = None) -> None:
+        """Read ``src``, translate, write ``dst`` (atomically; 16-bit kept for png / tiff).
+
+        ``mask``: the hole mask file of an inpainting model (white = hole, the image's size)."""
         image = read_image(src)
-        rgb, alpha = self.translate(image, tile=tile, tile_overlap=tile_overlap)
+        self._check_mask(image, mask, str(src))
+        hole = None
+        if mask is not None:
+            if not Path(mask).is_file():
+                raise TranslateError(f"--mask {mask}: no such file")
+            hole = read_mask_file(mask, image.size)
+        rgb, alpha = self.translate(image, tile=tile, tile_overlap=tile_overlap, mask=hole)
         write_image(dst, rgb, alpha, bit_depth=image.bit_depth)

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Translate images with a zoo model (see `translate zoo list`), a checkpoint or "
                     "run folder from `translate train`, an official .pth file, a shipped "
                     ".safetensors model or an exported .onnx file. Output size = input size "
-                    "(times the model's scale); alpha is kept.")
+                    "(times the model's scale); alpha is kept. Inpainting models fill the white region of --mask.")
     p.add_argument("model", help="zoo name, checkpoint / run folder, .pth, .safetensors or .onnx file")
     p.add_argument("input", help="an image file, a folder of images or a glob pattern (quote it)")
     p.add_argument("-o", "--output", help="output file (one input) or folder; default: next to each "
@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", type=int, default=0, help="process in tiles of N px (bounded memory); 0 = whole image")
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap between tiles in px (default 32)")
     p.add_argument("--ext", default=".png", help="output format for folder outputs (default .png)")
+    p.add_argument("--mask", help="inpainting models: the hole mask (white = hole, the image's size), or a folder "
+                   "of masks named like the inputs")
     p.set_defaults(func=run)
 
 
@@ -68,6 +70,22 @@ def plan_outputs(inputs: list[Path], input_spec: str, output: str | None, tag: s
     return targets
 
 
+def plan_masks(inputs: list[Path], mask: str | None) -> list[Path | None]:
+    """The mask file of each input: ``mask`` itself, or for a folder the file with the input's stem."""
+    if mask is None:
+        return [None] * len(inputs)
+    folder = Path(mask)
+    if not folder.is_dir():
+        if not folder.is_file():
+            raise TranslateError(f"--mask {mask}: no such file or folder")
+        return [folder] * len(inputs)
+    by_stem = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS}
+    missing = [p.name for p in inputs if p.stem not in by_stem]
+    if missing:
+        raise TranslateError(f"--mask {mask}: no mask named like {missing[0]} (masks are matched to inputs by name)")
+    return [by_stem[p.stem] for p in inputs]
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -82,11 +100,16 @@ def run(args: argparse.Namespace) -> int:
     targets = plan_outputs(inputs, args.input, args.output, _model_tag(args.model), args.ext)
     translator = load(args.model, device=args.device, direction=args.direction, weights_file=args.weights,
                       arch=args.arch, norm=args.norm)
+    if translator.needs_mask and args.mask is None:
+        raise TranslateError(f"{args.model} is an inpainting model: give the hole with --mask MASK.png (white = hole)")
+    if args.mask is not None and not translator.needs_mask:
+        raise TranslateError(f"--mask applies to inpainting models only; {args.model} is a {translator.card.task} model")
+    masks = plan_masks(inputs, args.mask)
     failed = 0
     bar = tqdm(list(zip(inputs, targets)), desc="translate", unit="img", disable=len(inputs) == 1, file=sys.stderr)
-    for src, dst in bar:
+    for (src, dst), mask in zip(bar, masks):
         try:
-            translator.translate_file(src, dst, tile=args.tile, tile_overlap=args.tile_overlap)
+            translator.translate_file(src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask)
         except TranslateError as e:
             failed += 1
             tqdm.write(f"translate: skipped {src}: {e}", file=sys.stderr)

@@ -54,6 +54,14 @@ def _unet(match: re.Match, num_downs: int | None = None, **kw: Any) -> nn.Module
     return UnetGenerator(num_downs=num_downs, **kw)
 
 
+from translate.nets.srresnet import build_srresnet  # noqa: E402  (SRResNet: arch "srresnet", kwargs scale, ...)
+register_generator(r"srresnet")(lambda match, **kw: build_srresnet(**kw))
+from translate.nets.context_encoder import ContextEncoder  # noqa: E402  (inpainting: arch "context_encoder")
+from translate.nets.derain import DerainGenerator  # noqa: E402  (ID-CGAN de-raining: arch "derain")
+register_generator(r"derain")(lambda match, **kw: DerainGenerator(**kw))
+register_generator(r"context_encoder")(lambda match, **kw: ContextEncoder(**kw))
+
+
 def build_generator(arch: str, **kwargs: Any) -> nn.Module:
     """Build the generator named ``arch`` (e.g. ``resnet_9blocks``, ``resnet_6blocks``,
     ``unet_256``, ``unet_128``) with the keyword arguments of its class (``input_nc``,

@@ -1,0 +1,77 @@
+"""De-raining data: rain/norain pairing, synthetic rain on clean images, seeded items."""
+
+import numpy as np
+import pytest
+import torch
+
+from translate.data.derain import DerainDataset, pair_key, rain_pairs
+from translate.errors import TranslateError
+
+from tests.helpers import random_image, write_png
+
+
+def make_pairs(root, names):
+    for d in ("rain", "norain"):
+        (root / d).mkdir(parents=True)
+    for i, (rain_name, clean_name) in enumerate(names):
+        write_png(root / "rain" / rain_name, random_image(40, 48, seed=i))
+        write_png(root / "norain" / clean_name, random_image(40, 48, seed=100 + i))
+    return root
+
+
+def test_pair_key():
+    from pathlib import Path
+
+    assert pair_key(Path("rain-001.png")) == pair_key(Path("norain-001.png")) == "001"
+    assert pair_key(Path("rain_7.png")) == "7" and pair_key(Path("12.png")) == "12"
+
+
+def test_rain100_naming_and_same_names_pair(tmp_path):
+    root = make_pairs(tmp_path / "d", [("rain-001.png", "norain-001.png"), ("rain-002.png", "norain-002.png"),
+                                       ("x.png", "x.png")])
+    pairs = rain_pairs(root)
+    assert [(a.name, b.name) for a, b in pairs] == [("rain-001.png", "norain-001.png"),
+                                                    ("rain-002.png", "norain-002.png"), ("x.png", "x.png")]
+
+
+def test_unmatched_and_missing_folders_are_errors(tmp_path):
+    root = make_pairs(tmp_path / "d", [("rain-001.png", "norain-002.png")])
+    with pytest.raises(TranslateError, match="no clean partner.*rain-001.png"):
+        rain_pairs(root)
+    with pytest.raises(TranslateError, match="missing rain/ and norain/"):
+        rain_pairs(tmp_path)
+
+
+def test_synthetic_rain_items_are_seeded_and_rainy(tmp_path):
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    write_png(clean / "a.png", np.full((50, 60, 3), 60, np.uint8))
+    ds = DerainDataset(None, [clean], crop_size=32, seed=3, light_fraction=0.0)
+    item = ds[0]
+    assert item["A"].shape == item["B"].shape == (3, 32, 32)
+    # screen-blended white streaks only ever brighten
+    assert (item["A"] >= item["B"] - 1e-6).all() and (item["A"] - item["B"]).max() > 0.1
+    again = DerainDataset(None, [clean], crop_size=32, seed=3, light_fraction=0.0)[0]
+    assert torch.equal(item["A"], again["A"])
+    ds.set_epoch(1)
+    assert not torch.equal(ds[0]["A"], item["A"])
+
+
+def test_pairs_and_synthetic_mix(tmp_path):
+    root = make_pairs(tmp_path / "d", [("rain-1.png", "norain-1.png")])
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    write_png(clean / "c.png", random_image(30, 30, seed=9))  # smaller than the crop: padded
+    ds = DerainDataset(root, [clean], crop_size=32, pair_repeat=3)
+    assert len(ds) == 4
+    assert ds[2]["A_path"].endswith("rain-1.png") and ds[2]["B_path"].endswith("norain-1.png")
+    assert ds[3]["A_path"] == ds[3]["B_path"] and ds[3]["A"].shape == (3, 32, 32)
+    with pytest.raises(TranslateError, match="no de-raining data"):
+        DerainDataset(None, [])
+
+
+def test_pair_of_different_sizes_is_an_error(tmp_path):
+    root = make_pairs(tmp_path / "d", [("rain-1.png", "norain-1.png")])
+    write_png(root / "norain" / "norain-1.png", random_image(20, 20))
+    with pytest.raises(TranslateError, match="one size"):
+        DerainDataset(root, crop_size=16)[0]

@@ -1,0 +1,116 @@
+"""De-raining data: real rain / clean pairs and clean images with synthetic rain added on the fly.
+
+Pairs live in ``DIR/rain`` and ``DIR/norain`` (the Rain100L / Rain100H / RainTrainH layout:
+``rain/rain-001.png`` <-> ``norain/norain-001.png``), matched by name after dropping a leading
+``rain`` / ``norain`` word, so same-named pairs (``rain/1.png`` <-> ``norain/1.png``) match too.
+Clean folders (``--synthetic-rain``) give one item per image: a random crop of it with rain
+streaks drawn by :func:`translate.data.degradations.add_rain` from
+:func:`~translate.data.degradations.random_rain_params` (light and heavy rain). Every item's
+crop, flip and rain are drawn from ``(seed, epoch, index)``, so runs repeat and resume exactly.
+
+Items: ``{"A": rainy (3, S, S) in [-1, 1], "B": clean (3, S, S), "A_path": str, "B_path": str}``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from translate.data.datasets import _SeededDataset, build_transform, image_files, to_tensor
+from translate.data.degradations import add_rain, random_rain_params
+from translate.errors import TranslateError
+from translate.imageio import read_image
+
+RAIN_DIRS = ("rain", "norain")
+_PREFIX = re.compile(r"^(no)?rain[-_ ]?", re.IGNORECASE)
+
+
+def pair_key(path: Path) -> str:
+    """The matching key of a rain or clean file: its stem without a leading ``rain`` / ``norain``
+    word (``rain-001.png`` and ``norain-001.png`` -> ``001``; ``1.png`` -> ``1``)."""
+    return _PREFIX.sub("", path.stem) or path.stem
+
+
+def rain_pairs(root: str | os.PathLike) -> list[tuple[Path, Path]]:
+    """(rainy, clean) file pairs of ``root/rain`` and ``root/norain``, sorted by rainy name.
+
+    Raises TranslateError when a folder is missing or empty, or a rainy image has no clean
+    partner (a data set with unmatched files is fixed rather than trained on partially).
+    """
+    root = Path(root)
+    dirs = [root / d for d in RAIN_DIRS]
+    missing = [d.name + "/" for d in dirs if not d.is_dir()]
+    if missing:
+        raise TranslateError(f"{root}: missing {' and '.join(missing)}; a de-raining dataset holds rain/ (rainy "
+                             f"inputs) and norain/ (clean targets), e.g. rain/rain-001.png <-> norain/norain-001.png")
+    rainy, clean = image_files(dirs[0]), image_files(dirs[1])
+    if not rainy:
+        raise TranslateError(f"{dirs[0]}: no images found")
+    by_key = {pair_key(p): p for p in clean}
+    unmatched = [p.name for p in rainy if pair_key(p) not in by_key]
+    if unmatched:
+        raise TranslateError(f"{dirs[0]}: {len(unmatched)} rainy images have no clean partner in {dirs[1]} "
+                             f"(first: {unmatched[0]}); name them rain-N / norain-N or give both the same name")
+    return [(p, by_key[pair_key(p)]) for p in rainy]
+
+
+class DerainDataset(_SeededDataset):
+    """Real pairs from ``pairs_root`` (optional, repeated ``pair_repeat`` times per epoch) followed
+    by synthetic-rain items from the images of ``clean_dirs``.
+
+    ``crop_size`` random crops (images smaller than the crop are reflect-padded), random flips;
+    ``light_fraction`` is the share of synthetic items with light rain. Raises TranslateError
+    when there is no data at all.
+    """
+
+    def __init__(self, pairs_root: str | os.PathLike | None, clean_dirs: Sequence[str | os.PathLike] = (),
+                 crop_size: int = 128, flip: bool = True, seed: int = 0, light_fraction: float = 0.5,
+                 pair_repeat: int = 1):
+        super().__init__(seed)
+        if pair_repeat < 1:
+            raise ValueError(f"pair_repeat must be >= 1, got {pair_repeat}")
+        self.pairs = rain_pairs(pairs_root) if pairs_root is not None else []
+        self.pair_repeat = pair_repeat
+        self.clean: list[Path] = []
+        for d in clean_dirs:
+            d = Path(d)
+            if not d.is_dir():
+                raise TranslateError(f"--synthetic-rain {d}: folder not found")
+            files = image_files(d)
+            if not files:
+                raise TranslateError(f"--synthetic-rain {d}: no images found")
+            self.clean += files
+        if not self.pairs and not self.clean:
+            raise TranslateError("no de-raining data: give --data DIR with rain/ and norain/ and/or "
+                                 "--synthetic-rain CLEAN_DIR[,CLEAN_DIR...]")
+        self.light_fraction = light_fraction
+        self.transform = build_transform("crop", crop_size, crop_size, flip, paired=True)
+
+    def __len__(self) -> int:
+        return len(self.pairs) * self.pair_repeat + len(self.clean)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rng = self.item_rng(index)
+        n_pairs = len(self.pairs) * self.pair_repeat
+        if index < n_pairs:
+            rain_path, clean_path = self.pairs[index % len(self.pairs)]
+            rainy, clean = read_image(rain_path).rgb, read_image(clean_path).rgb
+            if rainy.shape != clean.shape:
+                raise TranslateError(f"{rain_path} is {rainy.shape[1]}x{rainy.shape[0]} but {clean_path} is "
+                                     f"{clean.shape[1]}x{clean.shape[0]}; a pair must have one size")
+            self.transform.set_random_seed(self._seed_from(rng))
+            out = self.transform(image=rainy, image_b=clean)
+            rainy, clean = out["image"], out["image_b"]
+        else:
+            rain_path = clean_path = self.clean[index - n_pairs]
+            self.transform.set_random_seed(self._seed_from(rng))
+            clean = self.transform(image=read_image(clean_path).rgb)["image"]
+            params = random_rain_params(rng, self.light_fraction)
+            rainy, _ = add_rain(clean, density=params.density, angle=params.angle, length=params.length,
+                                width=params.width, intensity=params.intensity, seed=self._seed_from(rng))
+        return {"A": to_tensor(rainy, 3), "B": to_tensor(clean, 3), "A_path": str(rain_path),
+                "B_path": str(clean_path)}

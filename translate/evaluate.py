@@ -1,0 +1,275 @@
+"""Benchmarks behind `translate eval`: score a model against references, per image and on average.
+
+Each task is one function returning an :class:`EvalReport` (methods -> per-image
+:class:`Score` rows), so `translate eval <task>` only adds a parser entry and a call; printing
+and JSON are shared (:func:`format_report`, :meth:`EvalReport.to_dict`).
+
+Super-resolution (:func:`evaluate_sr`) follows the convention of the published SRResNet / SRGAN
+tables: the HR image is cropped to a multiple of ``scale``; LR = MATLAB bicubic
+``imresize(HR, 1/scale)`` rounded to uint8 (as an LR image file); the model runs on that LR image
+through the same :class:`~translate.pipeline.Translator` as `translate run`; bicubic =
+``imresize(LR, scale)``. PSNR / SSIM on the Y channel (MATLAB BT.601) and on RGB, ``scale`` pixels
+cropped from each border, float64 (:mod:`translate.metrics`). Bicubic on Set5 x4 gives 28.43 dB.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from translate.data.degradations import imresize_matlab
+from translate.errors import TranslateError
+from translate.imageio import list_images, read_image
+from translate.metrics import psnr, ssim
+
+__all__ = ["Score", "HoleScore", "EvalReport", "score_images", "evaluate_sr", "evaluate_derain", "derain_pairs",
+           "evaluate_inpaint", "score_hole", "format_report", "sr_pair"]
+
+METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
+
+
+@dataclass
+class Score:
+    """The metrics of one output image against its reference."""
+
+    image: str
+    psnr_y: float
+    ssim_y: float
+    psnr_rgb: float
+    ssim_rgb: float
+
+
+@dataclass
+class EvalReport:
+    """Per-image scores of each method (e.g. ``"bicubic"``, ``"model"``) on one data set."""
+
+    task: str
+    data: str
+    settings: dict[str, Any]
+    methods: dict[str, list[Any]] = field(default_factory=dict)
+    #: attribute names of the rows (a :class:`Score` by default; inpainting rows are :class:`HoleScore`)
+    metrics: tuple[str, ...] = METRICS
+
+    def mean(self, method: str) -> dict[str, float]:
+        """Average of each metric over the images of ``method`` (PSNR averaged in dB, as the tables do)."""
+        rows = self.methods[method]
+        return {m: float(np.mean([getattr(r, m) for r in rows])) for m in self.metrics}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: task, data, settings, and per method its mean and per-image rows."""
+        return {"task": self.task, "data": self.data, "settings": dict(self.settings),
+                "methods": {name: {"mean": self.mean(name), "images": [asdict(r) for r in rows]}
+                            for name, rows in self.methods.items()}}
+
+
+def score_images(name: str, output: np.ndarray, reference: np.ndarray, crop_border: int) -> Score:
+    """PSNR / SSIM of an (H, W, 3) ``output`` against ``reference`` (uint8 or float in [0, 1]),
+    on Y and on RGB, with ``crop_border`` pixels removed from each side."""
+    kw = {"crop_border": crop_border}
+    return Score(name, psnr(output, reference, y_channel=True, **kw), ssim(output, reference, y_channel=True, **kw),
+                 psnr(output, reference, **kw), ssim(output, reference, **kw))
+
+
+def sr_pair(path: str | os.PathLike, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(hr, lr)`` uint8 (H, W, 3) arrays of a benchmark HR image: HR cropped to multiples of
+    ``scale``, LR = MATLAB bicubic ``imresize(HR, 1/scale)`` in uint8."""
+    from translate.data.sr import make_lr, modcrop
+
+    rgb = read_image(path).rgb
+    hr = modcrop(np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8), scale)
+    if min(hr.shape[:2]) < 2 * scale:
+        raise TranslateError(f"{path}: image is too small for x{scale} evaluation")
+    return hr, make_lr(hr, scale)
+
+
+def evaluate_sr(model: str | None, data: str | os.PathLike, scale: int = 4, *, device: str = "auto",
+                tile: int = 0, bicubic: bool = True) -> EvalReport:
+    """Score ``model`` (anything :func:`translate.inference.load` accepts; None: bicubic only) and
+    bicubic upscaling on the HR images in ``data`` at ``scale``.
+
+    Raises :class:`TranslateError` when ``data`` has no images or the model's scale differs.
+    """
+    if scale < 1:
+        raise TranslateError(f"--scale must be >= 1, got {scale}")
+    files = list_images(data)
+    if not files:
+        raise TranslateError(f"{data}: no images found; give a folder of HR images (e.g. Set5)")
+    translator = None
+    settings: dict[str, Any] = {"scale": scale, "crop_border": scale, "y": "MATLAB BT.601",
+                                "lr": "MATLAB bicubic imresize, uint8"}
+    if model is not None:
+        from translate.inference import load
+
+        translator = load(model, device=device)
+        card = translator.card
+        if card.scale != scale:
+            raise TranslateError(f"{model}: the model upscales x{card.scale}, not x{scale}; pass --scale {card.scale}")
+        settings["model"] = model
+        settings["model_name"] = card.name
+    report = EvalReport("sr", str(data), settings)
+    if bicubic:
+        report.methods["bicubic"] = []
+    if translator is not None:
+        report.methods["model"] = []
+    for path in files:
+        hr, lr = sr_pair(path, scale)
+        name = Path(path).name
+        if bicubic:
+            report.methods["bicubic"].append(score_images(name, imresize_matlab(lr, float(scale)), hr, scale))
+        if translator is not None:
+            out = translator(lr, tile=tile)
+            report.methods["model"].append(score_images(name, out, hr, scale))
+    return report
+
+
+def _load_task_model(model: str, task: str, device: str) -> Any:
+    from translate.inference import load
+
+    translator = load(model, device=device)
+    if translator.card.task != task:
+        raise TranslateError(f"{model}: is a model for '{translator.card.task}', not for '{task}'")
+    return translator
+
+
+def derain_pairs(input_dir: str | os.PathLike, target_dir: str | os.PathLike) -> list[tuple[Path, Path]]:
+    """(rainy, clean) files of two folders, matched as training pairs are
+    (:func:`translate.data.derain.pair_key`: rain-001.png <-> norain-001.png, or the same name)."""
+    from translate.data.derain import pair_key
+
+    inputs, targets = list_images(input_dir), list_images(target_dir)
+    if not inputs:
+        raise TranslateError(f"{input_dir}: no images found")
+    by_key = {pair_key(p): p for p in targets}
+    missing = [p.name for p in inputs if pair_key(p) not in by_key]
+    if missing:
+        raise TranslateError(f"{target_dir}: no clean image for {missing[0]} ({len(missing)} unmatched); name them "
+                             f"rain-N / norain-N or give both the same name")
+    return [(p, by_key[pair_key(p)]) for p in inputs]
+
+
+def evaluate_derain(model: str | None, input_dir: str | os.PathLike, target_dir: str | os.PathLike, *,
+                    device: str = "auto", tile: int = 0) -> EvalReport:
+    """Score ``model`` (None: the input only) on rainy images against their clean targets.
+
+    Rows ``input`` (the untouched rainy image) and ``model``: PSNR / SSIM on Y (MATLAB BT.601,
+    the convention of the Rain100L / Rain100H tables) and on RGB, no border cropped, uint8
+    images. A pair of different sizes raises :class:`TranslateError`.
+    """
+    pairs = derain_pairs(input_dir, target_dir)
+    translator = _load_task_model(model, "derain", device) if model is not None else None
+    settings: dict[str, Any] = {"y": "MATLAB BT.601", "crop_border": 0}
+    if translator is not None:
+        settings.update(model=model, model_name=translator.card.name)
+    report = EvalReport("derain", str(input_dir), settings, {"input": []})
+    if translator is not None:
+        report.methods["model"] = []
+    for rain_path, clean_path in pairs:
+        rainy, clean = (np.clip(np.round(read_image(p).rgb * 255.0), 0, 255).astype(np.uint8)
+                        for p in (rain_path, clean_path))
+        if rainy.shape != clean.shape:
+            raise TranslateError(f"{rain_path} and {clean_path} differ in size; pairs must have one size")
+        report.methods["input"].append(score_images(rain_path.name, rainy, clean, 0))
+        if translator is not None:
+            report.methods["model"].append(score_images(rain_path.name, translator(rainy, tile=tile), clean, 0))
+    return report
+
+
+HOLE_METRICS = ("psnr_hole", "l1_hole")
+INPAINT_SIZE = 128
+
+
+@dataclass
+class HoleScore:
+    """Inpainting scores inside the hole: PSNR (RGB, dB) and mean absolute error (RGB, in [0, 1])."""
+
+    image: str
+    psnr_hole: float
+    l1_hole: float
+
+
+def score_hole(name: str, output: np.ndarray, reference: np.ndarray, hole: np.ndarray) -> HoleScore:
+    """PSNR and L1 of (H, W, 3) uint8 ``output`` against ``reference`` over the pixels where the
+    (H, W) bool ``hole`` is True."""
+    diff = output[hole].astype(np.float64) - reference[hole].astype(np.float64)
+    mse = float(np.mean(diff ** 2))
+    return HoleScore(name, 10 * math.log10(255.0 ** 2 / mse) if mse > 0 else math.inf,
+                     float(np.mean(np.abs(diff))) / 255.0)
+
+
+def centre_crop(rgb: np.ndarray, size: int, path: str | os.PathLike) -> np.ndarray:
+    """The central (size, size) crop of an (H, W, 3) image; smaller images raise TranslateError."""
+    h, w = rgb.shape[:2]
+    if h < size or w < size:
+        raise TranslateError(f"{path}: image is {w}x{h}; inpainting evaluation needs at least {size}x{size}")
+    top, left = (h - size) // 2, (w - size) // 2
+    return rgb[top:top + size, left:left + size]
+
+
+def evaluate_inpaint(model: str | None, data: str | os.PathLike, *, device: str = "auto") -> EvalReport:
+    """Score ``model`` (None: baselines only) on the centre 128x128 crop of each image of ``data``
+    with the 64x64 centre hole (Context Encoders' setting), inside the hole.
+
+    Rows: ``mean_fill`` (the hole filled with the mean colour of the crop's known pixels),
+    ``telea`` (OpenCV ``cv2.inpaint`` with ``INPAINT_TELEA``, radius 5) and ``model``.
+    """
+    import cv2
+
+    from translate.data.degradations import make_mask
+
+    files = list_images(data)
+    if not files:
+        raise TranslateError(f"{data}: no images found")
+    translator = _load_task_model(model, "inpaint", device) if model is not None else None
+    hole = make_mask(INPAINT_SIZE, "centre") > 0
+    settings: dict[str, Any] = {"crop": f"centre {INPAINT_SIZE}x{INPAINT_SIZE}", "hole": "centre 64x64",
+                                "telea_radius": 5}
+    if translator is not None:
+        settings.update(model=model, model_name=translator.card.name)
+    report = EvalReport("inpaint", str(data), settings, {"mean_fill": [], "telea": []}, metrics=HOLE_METRICS)
+    if translator is not None:
+        report.methods["model"] = []
+    for path in files:
+        image = read_image(path)
+        if image.gray:
+            raise TranslateError(f"{path}: is a 1-channel (gray) image; inpainting evaluation needs RGB images")
+        crop = np.clip(np.round(centre_crop(image.rgb, INPAINT_SIZE, path) * 255.0), 0, 255).astype(np.uint8)
+        name = Path(path).name
+        mean_fill = crop.copy()
+        mean_fill[hole] = np.round(crop[~hole].reshape(-1, 3).mean(0)).astype(np.uint8)
+        report.methods["mean_fill"].append(score_hole(name, mean_fill, crop, hole))
+        telea = cv2.inpaint(crop, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
+        report.methods["telea"].append(score_hole(name, telea, crop, hole))
+        if translator is not None:
+            masked = crop.copy()
+            masked[hole] = 255  # what a user's image with a white-painted hole looks like; never seen by the net
+            report.methods["model"].append(score_hole(name, translator(masked, mask=hole), crop, hole))
+    return report
+
+
+def _fmt(v: float, metric: str) -> str:
+    if metric.startswith("psnr"):
+        return "inf" if math.isinf(v) else f"{v:.2f}"
+    return f"{v:.4f}"
+
+
+def format_report(report: EvalReport, per_image: bool = True) -> str:
+    """A plain-text table: one line per image and method (when ``per_image``), then the means."""
+    metrics = report.metrics
+    head = f"{'image':<24} {'method':<10} " + " ".join(f"{m:>9}" for m in metrics)
+    lines = [f"{report.task} on {report.data} " + " ".join(f"{k}={v}" for k, v in report.settings.items()), head]
+    if per_image:
+        names = [r.image for r in next(iter(report.methods.values()), [])]
+        for i, name in enumerate(names):
+            for method, rows in report.methods.items():
+                lines.append(f"{name[:24]:<24} {method:<10} " + " ".join(f"{_fmt(getattr(rows[i], m), m):>9}"
+                                                                      for m in metrics))
+    n = len(next(iter(report.methods.values()), []))
+    for method in report.methods:
+        mean = report.mean(method)
+        lines.append(f"{f'MEAN ({n} images)':<24} {method:<10} " + " ".join(f"{_fmt(mean[m], m):>9}" for m in metrics))
+    return "\n".join(lines)
