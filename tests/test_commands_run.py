@@ -94,3 +94,26 @@ def test_tiled_run_and_bad_options(folder, model, tmp_path, capsys):
     assert main(["run", model, str(tmp_path / "missing.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("translate: error:") == 3 and "Traceback" not in err
+
+
+def test_out_of_memory_is_reported_per_file_with_the_fix(folder, model, tmp_path, capsys, monkeypatch):
+    from translate.pipeline import Translator
+
+    def allocation_fails(self, src, dst, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(Translator, "translate_file", allocation_fails)
+    assert main(["run", model, str(folder / "odd.png"), "-o", str(tmp_path / "x.png"), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "out of memory" in err and "--tile" in err and "Traceback" not in err
+
+
+def test_other_runtime_errors_are_not_hidden(folder, model, tmp_path, monkeypatch):
+    from translate.pipeline import Translator
+
+    def bug(self, src, dst, **kwargs):
+        raise RuntimeError("shape mismatch in some layer")
+
+    monkeypatch.setattr(Translator, "translate_file", bug)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        main(["run", model, str(folder / "odd.png"), "-o", str(tmp_path / "x.png"), "--device", "cpu"])

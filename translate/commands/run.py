@@ -86,6 +86,12 @@ def plan_masks(inputs: list[Path], mask: str | None) -> list[Path | None]:
     return [by_stem[p.stem] for p in inputs]
 
 
+def _is_out_of_memory(e: RuntimeError) -> bool:
+    """PyTorch reports a failed allocation as a RuntimeError (CPU) or OutOfMemoryError (CUDA)."""
+    text = str(e).lower()
+    return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -112,7 +118,14 @@ def run(args: argparse.Namespace) -> int:
             translator.translate_file(src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask)
         except TranslateError as e:
             failed += 1
-            tqdm.write(f"translate: skipped {src}: {e}", file=sys.stderr)
+            reason = str(e).removeprefix(f"{src}: ")
+            tqdm.write(f"translate: skipped {src}: {reason}", file=sys.stderr)
+        except (MemoryError, RuntimeError) as e:
+            if not isinstance(e, MemoryError) and not _is_out_of_memory(e):
+                raise
+            failed += 1
+            tqdm.write(f"translate: skipped {src}: out of memory; process it in tiles, e.g. --tile 512",
+                       file=sys.stderr)
     done = len(inputs) - failed
     where = targets[0] if len(targets) == 1 else targets[0].parent
     print(f"{done} translated, {failed} failed -> {where}")
