@@ -231,3 +231,55 @@ def test_user_errors(resnet, tmp_path):
     with pytest.raises(TranslateError, match="source model file"):
         export_onnx(build_generator(**card.generator), card, source, source_file=source)
     assert source.read_bytes() == b"weights"
+
+
+def _shipped(tmp_path, name, task, generator, **card_fields):
+    """A tiny model saved as a shipped .safetensors file with its card."""
+    from translate.cards import size_multiple
+    from translate.weights import save_shipped
+
+    torch.manual_seed(0)
+    net = build_generator(**generator)
+    for p in net.parameters():  # untrained nets can be exact identities (the de-rainer): make them work
+        p.data.normal_(0, 0.05)
+    card = ModelCard(name=name, task=task, generator=generator, multiple=card_fields.pop("multiple", size_multiple(generator)),
+                     **card_fields)
+    path = tmp_path / f"{name}.safetensors"
+    save_shipped(path, net.state_dict(), card)
+    return path
+
+
+@pytest.mark.parametrize("task, generator, fields", [
+    ("sr", {"arch": "srresnet", "scale": 2, "num_blocks": 1, "num_feat": 8}, {"mean": 0.0, "std": 1.0, "scale": 2, "multiple": 1}),
+    ("derain", {"arch": "derain", "ngf": 8}, {"mean": 0.0, "std": 1.0, "multiple": 8}),
+])
+def test_sr_and_derain_export_match_the_torch_path(tmp_path, task, generator, fields):
+    from translate.runtime import Session
+    import translate
+
+    model = _shipped(tmp_path, task, task, generator, **fields)
+    onnx_path = tmp_path / f"{task}.onnx"
+    assert main(["export", str(model), "-o", str(onnx_path)]) == 0
+    image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    ours, reference = Session(onnx_path, device="cpu")(image), translate.load(str(model), device="cpu")(image)
+    assert ours.shape == reference.shape == (37 * fields.get("scale", 1), 53 * fields.get("scale", 1), 3)
+    assert np.abs(ours.astype(int) - reference.astype(int)).max() <= 1
+
+
+def test_inpainting_export_takes_image_and_mask_at_its_fixed_size(tmp_path):
+    from translate.runtime import Session
+    import translate
+
+    generator = {"arch": "context_encoder", "ngf": 8, "max_channels": 16, "bottleneck": 32, "bottleneck_groups": 4}
+    model = _shipped(tmp_path, "inp", "inpaint", generator, multiple=128, extra={"image_size": 128})
+    onnx_path = tmp_path / "inp.onnx"
+    assert main(["export", str(model), "-o", str(onnx_path)]) == 0
+    shape = _ort(onnx_path).get_inputs()[0].shape
+    assert shape[1:] == [4, 128, 128]  # image + mask channels, the one size the network takes
+    image = np.random.default_rng(1).integers(0, 256, (90, 150, 3), dtype=np.uint8)
+    mask = np.zeros((90, 150), np.uint8)
+    mask[20:60, 40:100] = 255
+    ours = Session(onnx_path, device="cpu")(image, mask=mask)
+    reference = translate.load(str(model), device="cpu")(image, mask=mask)
+    assert np.abs(ours.astype(int) - reference.astype(int)).max() <= 1
+    assert np.array_equal(ours[mask == 0], image[mask == 0]) and not np.array_equal(ours[mask > 0], image[mask > 0])

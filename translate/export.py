@@ -106,7 +106,10 @@ def input_channels(card: ModelCard) -> list[int]:
     names = input_names(card)
     channels = card.extra.get("input_channels")
     if channels is None:
-        channels = [int(card.generator.get("input_nc", 3))] + [1] * (len(names) - 1)
+        image = int(card.generator.get("input_nc", 3))
+        if card.task == "inpaint" and len(names) == 1:
+            image += 1  # the pipeline appends the hole mask to the image as one more channel
+        channels = [image] + [1] * (len(names) - 1)
     if len(channels) != len(names):
         raise ValueError(f"card {card.name}: {len(names)} inputs {names} but input_channels {channels}")
     return [int(c) for c in channels]
@@ -115,6 +118,13 @@ def input_channels(card: ModelCard) -> list[int]:
 def value_range(card: ModelCard) -> list[float]:
     """The range the network sees for image values in [0, 1]: ``[(0 - mean) / std, (1 - mean) / std]``."""
     return [(0.0 - card.mean) / card.std, (1.0 - card.mean) / card.std]
+
+
+def fixed_size(card: ModelCard) -> int | None:
+    """The one height = width a network accepts (``card.extra["image_size"]``, e.g. the context
+    encoder's 128), or None when any multiple of ``card.multiple`` works."""
+    size = card.extra.get("image_size")
+    return int(size) if size else None
 
 
 def build_metadata(card: ModelCard, *, exporter: str, opset: int, precision: str, batch: str | int,
@@ -159,10 +169,12 @@ def _dynamic_shapes(card: ModelCard, batch: str | int) -> tuple[dict[int, Any], 
     from torch.export import Dim
 
     multiple = card.multiple
-    # Height and width as multiples of the size multiple: the ONNX input reads e.g. 4*h.
-    blocks_h, blocks_w = Dim("h", min=1), Dim("w", min=1)
-    dims: dict[int, Any] = {2: multiple * blocks_h if multiple > 1 else Dim("height", min=1),
-                            3: multiple * blocks_w if multiple > 1 else Dim("width", min=1)}
+    dims: dict[int, Any] = {}
+    if fixed_size(card) is None:
+        # Height and width as multiples of the size multiple: the ONNX input reads e.g. 4*h.
+        blocks_h, blocks_w = Dim("h", min=1), Dim("w", min=1)
+        dims = {2: multiple * blocks_h if multiple > 1 else Dim("height", min=1),
+                3: multiple * blocks_w if multiple > 1 else Dim("width", min=1)}
     if batch == "dynamic":
         dims[0] = Dim("batch", min=1)
     # All inputs share the same symbols: an image and its mask have the same batch and size.
@@ -197,7 +209,7 @@ def _export_torchscript(net: "torch.nn.Module", card: ModelCard, examples: tuple
     import onnx
     import torch
 
-    axes = {2: "height", 3: "width"}
+    axes = {2: "height", 3: "width"} if fixed_size(card) is None else {}
     if batch == "dynamic":
         axes[0] = "batch"
     buffer = io.BytesIO()
@@ -278,8 +290,11 @@ def _verify(model_bytes: bytes, net: "torch.nn.Module", card: ModelCard, batch: 
     m = card.multiple
     base = m * math.ceil(64 / m)
     first, second = (1 if batch == "dynamic" else batch), (2 if batch == "dynamic" else batch)
+    sizes = [(base, base + m), (base + m, base)]
+    if fixed_size(card) is not None:
+        sizes = [(fixed_size(card), fixed_size(card))] * 2
     checks = []
-    for b, h, w, seed in ((first, base, base + m, 1), (second, base + m, base, 2)):
+    for b, (h, w), seed in ((first, sizes[0], 1), (second, sizes[1], 2)):
         _, diff = comparison.run(_example_inputs(card, b, h, w, seed))
         checks.append((f"random {b}x{sum(input_channels(card))}x{h}x{w}", diff))
     if len(input_names(card)) > 1 and verify_images:
@@ -354,8 +369,8 @@ def export_onnx(
     net = net.eval().cpu()
     example_batch = 2 if batch == "dynamic" else batch
     # Example sizes of 2 and 3 multiples: distinct, and not 1 (a size-1 dimension gets specialised).
-    examples = tuple(torch.from_numpy(x) for x in _example_inputs(card, example_batch, 2 * card.multiple,
-                                                                  3 * card.multiple))
+    height, width = (fixed_size(card),) * 2 if fixed_size(card) else (2 * card.multiple, 3 * card.multiple)
+    examples = tuple(torch.from_numpy(x) for x in _example_inputs(card, example_batch, height, width))
     notes: list[str] = []
     if opset is not None and opset < MIN_DYNAMO_OPSET:
         exporter = "torchscript"
@@ -432,6 +447,6 @@ def export_model(spec: str, output: str | os.PathLike, *, direction: str | None 
 
 
 __all__ = [
-    "ExportResult", "METADATA_KEY", "TOLERANCE", "build_metadata", "export_model", "export_onnx",
+    "ExportResult", "METADATA_KEY", "TOLERANCE", "build_metadata", "export_model", "export_onnx", "fixed_size",
     "input_channels", "input_names", "output_names", "source_weights_file", "value_range",
 ]
