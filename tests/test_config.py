@@ -83,3 +83,62 @@ def test_recipes_are_listed_without_importing_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[-1] == "False" and {"pix2pix", "cyclegan"} <= set(out[:-1]) == set(recipe_names())
     assert issubclass(get_recipe("pix2pix").Config, TrainConfig)
+
+
+# ---------------------------------------------------------------------------- YAML config files
+
+def test_yaml_round_trip_every_recipe(tmp_path):
+    from translate.config import read_config_file, save_config_yaml
+
+    for name in recipe_names():
+        cls = get_recipe(name).Config
+        config = dataclasses.replace(cls(data="d", out="o"), max_iters=7, lr=1e-5, flip=False)
+        save_config_yaml(config, tmp_path / f"{name}.yaml", name)
+        options, recipe = read_config_file(tmp_path / f"{name}.yaml", cls)
+        assert recipe == name
+        assert cls(**options) == config
+
+
+def test_yaml_keys_may_be_flag_names_and_floats_in_e_notation(tmp_path):
+    from translate.config import read_config_file
+
+    path = tmp_path / "c.yaml"
+    path.write_text("crop-size: 64\nlr: 2e-4\nmax_iters: null\nnorm: batch\n", encoding="utf-8")
+    options, recipe = read_config_file(path, get_recipe("pix2pix").Config)
+    assert options == {"crop_size": 64, "lr": 2e-4, "max_iters": None, "norm": "batch"} and recipe == ""
+
+
+@pytest.mark.parametrize("text, key", [("bogus: 1\n", "bogus"), ("crop_size: big\n", "crop_size"),
+                                       ("flip: 1\n", "flip"), ("epochs: 1.5\n", "epochs"), ("norm: foo\n", "norm"),
+                                       ("max_iters: [1]\n", "max_iters")])
+def test_yaml_bad_key_or_type_is_one_line_error_naming_key_and_file(tmp_path, text, key):
+    from translate.config import read_config_file
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TranslateError) as e:
+        read_config_file(path, get_recipe("pix2pix").Config)
+    assert key in str(e.value) and str(path) in str(e.value) and "\n" not in str(e.value)
+    path.write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(TranslateError, match="mapping"):
+        read_config_file(path, get_recipe("pix2pix").Config)
+
+
+def test_cli_config_file_is_overridden_by_options_and_print_config(tmp_path):
+    import yaml
+
+    from translate.cli import main
+
+    path = tmp_path / "c.yaml"
+    path.write_text("recipe: pix2pix\ndata: here\nout: there\ncrop_size: 64\nload_size: 72\nlr: 1e-3\n",
+                    encoding="utf-8")
+    printed = subprocess.run([sys.executable, "-m", "translate", "train", "--config", str(path), "--crop-size", "32",
+                              "--print-config"], capture_output=True, text=True, check=True).stdout
+    config = yaml.safe_load(printed)
+    assert config["recipe"] == "pix2pix" and config["crop_size"] == 32 and config["load_size"] == 72
+    assert config["lr"] == 1e-3 and config["netG"] == "unet_256"  # file, CLI and defaults merged
+    path.write_text("data: here\nout: there\n", encoding="utf-8")
+    assert main(["train", "--config", str(path)]) == 2  # no recipe: key and none named
+    assert main(["train", "pix2pix", "--config", str(path), "--print-config"]) == 0
+    path.write_text("recipe: cyclegan\n", encoding="utf-8")
+    assert main(["train", "pix2pix", "--config", str(path), "--print-config"]) == 2

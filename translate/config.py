@@ -45,7 +45,8 @@ class TrainConfig:
     epochs_decay: int = opt(100, "epochs over which the learning rate decays linearly to 0", resumable=True)
     max_iters: int | None = opt(None, "stop after this many iterations in total (smoke runs)", resumable=True,
                                 metavar="N")
-    batch_size: int = opt(1, "images per iteration")
+    batch_size: int = opt(1, "images per iteration and process (under torchrun the global batch is "
+                          "processes x batch size)")
     load_size: int = opt(286, "images are resized to load-size x load-size before cropping")
     crop_size: int = opt(256, "random crop size fed to the networks")
     preprocess: str = opt("resize_and_crop", "resize_and_crop: resize to load-size then random crop; "
@@ -63,6 +64,20 @@ class TrainConfig:
                           metavar="N")
     save_every_epochs: int = opt(5, "save checkpoints/epoch_N.pt every N epochs (0: never)", resumable=True,
                                  metavar="N")
+    tensorboard: bool = opt(False, "also log losses and image sheets to RUN_DIR/tensorboard (needs the optional "
+                            "tensorboard package)", resumable=True)
+    val_every: int = opt(0, "validate every N iterations (PSNR / SSIM on --val-data; keeps checkpoints/best.pt by "
+                         "PSNR); 0: never; paired recipes only", resumable=True, metavar="N")
+    val_data: str = opt("", "validation folder (default: the dataset's val/ split when present)", resumable=True,
+                        metavar="DIR")
+    val_max_images: int = opt(16, "validate on at most N images", resumable=True, metavar="N")
+    precision: str = opt("fp32", "arithmetic of the training steps: fp32, bf16 or fp16 (torch.autocast; fp16 "
+                         "scales the losses with a GradScaler)", ("fp32", "bf16", "fp16"))
+    channels_last: bool = opt(False, "store weights and images channels-last (NHWC; faster convolutions on GPUs)",
+                              resumable=True)
+    compile: bool = opt(False, "torch.compile the networks (falls back with a warning where unsupported)",
+                        resumable=True)
+    sync_bn: bool = opt(False, "under torchrun: batch-norm statistics over the global batch (SyncBatchNorm)")
 
     def validate(self) -> None:
         """Raise :class:`TranslateError` (one line) for values that cannot train."""
@@ -70,7 +85,7 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise TranslateError(f"--{flag_name(name)} must be >= 1, got {getattr(self, name)}")
-        for name in ("epochs", "epochs_decay", "workers", "save_every_epochs"):
+        for name in ("epochs", "epochs_decay", "workers", "save_every_epochs", "val_every", "val_max_images"):
             if getattr(self, name) < 0:
                 raise TranslateError(f"--{flag_name(name)} must be >= 0, got {getattr(self, name)}")
         if self.epochs + self.epochs_decay < 1:
@@ -229,3 +244,84 @@ def given_options(namespace: argparse.Namespace, cls: type[TrainConfig]) -> dict
 def resumable_fields(cls: type[TrainConfig]) -> list[str]:
     """Names of the fields ``--resume`` may override (metadata ``resumable``)."""
     return [f.name for f in dataclasses.fields(cls) if _field_help(cls, f.name).get("resumable")]
+
+
+# ---------------------------------------------------------------------------- YAML config files
+
+def config_to_yaml(config: TrainConfig, recipe: str = "") -> str:
+    """The config as YAML (``recipe:`` first when given), readable by :func:`read_config_file`."""
+    import yaml
+
+    data = ({"recipe": recipe} if recipe else {}) | config.to_dict()
+    return f"# translate train config ({type(config).__name__})\n" + yaml.safe_dump(data, sort_keys=False)
+
+
+def save_config_yaml(config: TrainConfig, path: str | Path, recipe: str = "") -> None:
+    """Write :func:`config_to_yaml` to ``path`` atomically."""
+    from translate.fileio import atomic_write_text
+
+    atomic_write_text(path, config_to_yaml(config, recipe))
+
+
+def _coerce(value: Any, tp: type, optional: bool, choices: tuple | None) -> Any:
+    # YAML 1.1 reads 2e-4 (no dot) as a string, so float fields accept numeric strings.
+    if value is None and optional:
+        return None
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        if choices and value not in choices:
+            raise ValueError(f"must be one of {', '.join(map(str, choices))}")
+        return value
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if tp is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        value = str(value)
+        if choices and value not in choices:
+            raise ValueError(f"must be one of {', '.join(map(str, choices))}")
+        return value
+    raise ValueError(f"must be {'an' if tp is int else 'a'} {tp.__name__}{' or null' if optional else ''}")
+
+
+def read_config_file(path: str | Path, cls: type[TrainConfig]) -> tuple[dict[str, Any], str]:
+    """Options from a YAML (or JSON) config file for the dataclass ``cls``, and its ``recipe:``
+    entry ('' when absent).
+
+    Keys are field names or flag names (``crop_size`` or ``crop-size``). An unreadable file, an
+    unknown key or a value of the wrong type raises a one-line TranslateError naming the key
+    and the file.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise TranslateError(f"--config {path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise TranslateError(f"--config {path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise TranslateError(f"--config {path}: expected a mapping of option: value, got {type(data).__name__}")
+    recipe = data.pop("recipe", "") or ""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    options: dict[str, Any] = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in fields:
+            raise TranslateError(f"--config {path}: unknown option '{key}' for {cls.__name__}; "
+                                 f"see `translate train RECIPE --print-config` for the valid keys")
+        tp = _scalar_type(hints[name])
+        optional = tp is not hints[name]
+        try:
+            options[name] = _coerce(value, tp, optional, _field_help(cls, name).get("choices"))
+        except ValueError as e:
+            raise TranslateError(f"--config {path}: '{key}' {e}, got {value!r}") from None
+    return options, str(recipe)

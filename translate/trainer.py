@@ -12,6 +12,9 @@ Run folder layout::
     RUN_DIR/samples/iter_000400.png  image sheets (rows of the recipe's sheet_columns)
     RUN_DIR/checkpoints/latest.pt    every --save-every iterations and at the end
     RUN_DIR/checkpoints/epoch_5.pt   every --save-every-epochs epochs
+    RUN_DIR/checkpoints/best.pt      best validation PSNR (--val-every; translate.validation)
+    RUN_DIR/config.yaml              the same config as YAML (translate train --config)
+    RUN_DIR/index.html, losses.png   sheets over time and the loss curve (translate.monitor)
 
 Exact resume: the data order of epoch ``e`` is a permutation drawn from ``(seed, e)`` and each
 item's augmentation from ``(seed, e, index)``; checkpoints hold nets, optimisers, schedulers,
@@ -38,11 +41,14 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from translate.config import TrainConfig, flag_name, resumable_fields
+from translate import distributed, precision
+from translate.config import TrainConfig, flag_name, resumable_fields, save_config_yaml
 from translate.errors import TranslateError
 from translate.fileio import atomic_write_text, atomic_writer
 from translate.imageio import write_image
 from translate.recipes import Recipe, get_recipe
+from translate.monitor import Monitor
+from translate.resilience import StopSignals, pause_inside_save, remove_stale_temp_files
 
 CHECKPOINT_FORMAT = "translate-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -160,16 +166,20 @@ class Trainer:
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.log_path = self.run_dir / "losses.jsonl"
         self.device = choose_device(config.device)
+        self.dist = distributed.setup(self.device)  # torchrun: join the process group (one process: no-op)
+        self.device = distributed.local_device(self.device, self.dist)
 
         seed_everything(config.seed)
         self.dataset = recipe_cls.build_dataset(config)
-        self.iters_per_epoch = math.ceil(len(self.dataset) / config.batch_size)
+        self.iters_per_epoch = distributed.iterations_per_epoch(len(self.dataset), config.batch_size,
+                                                                self.dist.world_size)
         self.total_epochs = config.epochs + config.epochs_decay
         self.recipe = recipe_cls(config, self.device, self.run_dir.name)
         self.iteration = 0  # iterations done in total
         self.epoch = 0  # index of the epoch in progress (= epochs completed)
         self.epoch_iteration = 0  # iterations done in the epoch in progress
         self.losses: dict[str, float] = {}
+        self.is_main = self.dist.is_main  # the process that writes files (rank 0 under DDP)
         if checkpoint is not None:
             saved_size = int(checkpoint.get("dataset_size", len(self.dataset)))
             if saved_size != len(self.dataset):
@@ -185,6 +195,7 @@ class Trainer:
             self.epoch_iteration = int(checkpoint["epoch_iteration"])
             self.losses = dict(checkpoint.get("losses", {}))
             set_rng_state(checkpoint["rng"])  # last: building the nets above drew random numbers
+        self.scaler = distributed.prepare_recipe(self.recipe, config, self.device, self.dist, checkpoint)
         self.loader_generator = torch.Generator().manual_seed(config.seed)
 
     # -- state ---------------------------------------------------------------------------
@@ -203,6 +214,8 @@ class Trainer:
             "cards": self.recipe.cards(),
         }
         ckpt.update(self.recipe.state_dict())
+        if self.scaler is not None:
+            ckpt["scaler"] = self.scaler.state_dict()
         ckpt["rng"] = rng_state()
         return ckpt
 
@@ -211,6 +224,7 @@ class Trainer:
         path = self.ckpt_dir / name
         with atomic_writer(path) as f:
             torch.save(self.checkpoint(), f)
+            pause_inside_save()  # test hook: lets a test kill -9 between write and rename
         return path
 
     # -- data ----------------------------------------------------------------------------
@@ -218,7 +232,8 @@ class Trainer:
     def batches(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
         """Batches of ``epoch`` after the first ``skip`` ones (skipped items are not decoded)."""
         self.dataset.set_epoch(epoch)
-        order = epoch_order(len(self.dataset), self.config.seed, epoch)[skip * self.config.batch_size:]
+        order = distributed.rank_order(epoch_order(len(self.dataset), self.config.seed, epoch),
+                                       self.config.batch_size, self.dist)[skip * self.config.batch_size:]
         loader = DataLoader(self.dataset, batch_size=self.config.batch_size, sampler=order,
                             num_workers=self.config.workers, drop_last=False, generator=self.loader_generator,
                             pin_memory=self.device.type == "cuda")
@@ -252,42 +267,60 @@ class Trainer:
 
     def _sheet(self, batch: dict[str, Any]) -> Path:
         path = self.run_dir / "samples" / f"iter_{self.iteration:06d}.png"
-        write_image(path, make_sheet(self.recipe.sample(batch)))
+        sheet = make_sheet(self.recipe.sample(batch))
+        write_image(path, sheet)
+        self.monitor.sheet(self.iteration, sheet, read_log(self.log_path))  # index.html, tensorboard
         return path
 
     # -- the loop ------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
         """Train until ``max_iters`` iterations or the last epoch; returns what was done."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.config.save_json(self.run_dir / "config.json")
-        self._trim_log()
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.config.save_json(self.run_dir / "config.json")
+            save_config_yaml(self.config, self.run_dir / "config.yaml", self.recipe.name)  # same, for --config
+            self._trim_log()
+            remove_stale_temp_files([self.run_dir, self.ckpt_dir, self.run_dir / "samples"])  # left by a kill -9
+        self.monitor = Monitor(self.run_dir, self.config.tensorboard, enabled=self.is_main,
+                               title=f"{self.recipe.name}: {self.run_dir.name}", columns=self.recipe.sheet_columns)
+        if self.config.val_every and self.is_main:
+            from translate.validation import Validator
+
+            self.validator = Validator(self.recipe, self.config, self.ckpt_dir)
         total = self.total_iters
         self._bar = tqdm(total=total, initial=min(self.iteration, total), unit="it", dynamic_ncols=True,
-                         disable=None)  # disabled when stderr is not a terminal: log lines are printed instead
+                         disable=None if self.is_main else True)  # None: off when stderr is no terminal
         self._last_saved = self._last_sampled = self.iteration if self.iteration else -1
         batch: dict[str, Any] | None = None
         self._tick = time.perf_counter()
         try:
-            while self.iteration < total and self.epoch < self.total_epochs:
-                self._bar.set_description(f"{self.recipe.name} epoch {self.epoch + 1}/{self.total_epochs}")
-                for batch in self.batches(self.epoch, self.epoch_iteration):
-                    self._step(batch)
-                    if self.iteration >= total:
-                        break
+            with StopSignals() as stop:
+                while self.iteration < total and self.epoch < self.total_epochs:
+                    self._bar.set_description(f"{self.recipe.name} epoch {self.epoch + 1}/{self.total_epochs}")
+                    for batch in self.batches(self.epoch, self.epoch_iteration):
+                        self._step(batch)
+                        if self.iteration >= total or stop.requested:
+                            break
+                    if stop.requested:
+                        self._stop(stop.name)
         finally:
             self._bar.close()
-        if batch is not None and self._last_sampled != self.iteration:
-            self._sheet(batch)
         path = self.ckpt_dir / "latest.pt"
-        if self._last_saved != self.iteration or not path.exists():
+        if self.is_main and batch is not None and self._last_sampled != self.iteration:
+            self._sheet(batch)
+        if self.is_main and (self._last_saved != self.iteration or not path.exists()):
             path = self.save("latest.pt")
+        self.monitor.close(read_log(self.log_path))  # losses.png and the final index.html
+        distributed.barrier()  # other ranks return once rank 0's checkpoint is written
         return TrainResult(self.run_dir, path, self.iteration, self.epoch, dict(self.losses))
 
     def _step(self, batch: dict[str, Any]) -> None:
         """One iteration and everything due after it: log, sheet, schedulers, checkpoints."""
         cfg = self.config
-        losses = self.recipe.train_step(batch)
+        with precision.autocast(self.device, cfg.precision), precision.use_scaler(self.scaler):
+            losses = self.recipe.train_step(precision.batch_to_channels_last(batch) if cfg.channels_last else batch)
+        losses = distributed.average_losses(losses, self.dist)  # the same on every rank: NaN stops all
         self.iteration += 1
         self.epoch_iteration += 1
         self._check_finite(losses)
@@ -296,12 +329,13 @@ class Trainer:
         seconds, self._tick = now - self._tick, now
         self._bar.update(1)
         self._bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
-        if self.iteration % cfg.print_every == 0:
+        if self.iteration % cfg.print_every == 0 and self.is_main:
             record = self._log(losses, seconds)
+            self.monitor.scalars(record)
             if self._bar.disable:
                 print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()),
                       file=sys.stderr, flush=True)
-        if self.iteration % cfg.sample_every == 0:
+        if self.iteration % cfg.sample_every == 0 and self.is_main:
             self._sheet(batch)
             self._last_sampled = self.iteration
         end_of_epoch = self.epoch_iteration == self.iters_per_epoch
@@ -310,11 +344,21 @@ class Trainer:
             self.epoch += 1
             self.epoch_iteration = 0
         # checkpoints last, so they hold the state after this iteration's schedulers step
-        if self.iteration % cfg.save_every == 0:
+        if self.iteration % cfg.save_every == 0 and self.is_main:
             self.save("latest.pt")
             self._last_saved = self.iteration
-        if end_of_epoch and cfg.save_every_epochs and self.epoch % cfg.save_every_epochs == 0:
+        if end_of_epoch and cfg.save_every_epochs and self.epoch % cfg.save_every_epochs == 0 and self.is_main:
             self.save(f"epoch_{self.epoch}.pt")
+        if cfg.val_every and self.iteration % cfg.val_every == 0 and self.is_main:
+            self.validator.run(self)  # after the checkpoints' state: best.pt holds the same
+
+    def _stop(self, signal_name: str) -> None:
+        """Save ``latest.pt`` at the current iteration and exit with code 130 (Ctrl-C / SIGTERM)."""
+        path = self.ckpt_dir / "latest.pt"
+        if self.is_main and (self._last_saved != self.iteration or not path.exists()):
+            self.save("latest.pt")
+        raise TranslateError(f"{signal_name} at iteration {self.iteration}: saved {path}; continue with "
+                             f"translate train --resume {self.run_dir}", exit_code=130)
 
     def _check_finite(self, losses: dict[str, float]) -> None:
         bad = {k: v for k, v in losses.items() if not math.isfinite(v)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from translate.commands.run import add_model_options
 from translate.errors import TranslateError
 
 
@@ -38,11 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="dynamic batch size (default) or a fixed one")
     p.add_argument("--verify-image", action="append", default=[], metavar="FILE",
                    help="also compare onnxruntime with PyTorch on this image (repeatable)")
-    p.add_argument("--direction", choices=("AtoB", "BtoA"), help="which generator of a CycleGAN checkpoint")
-    p.add_argument("--weights", help="use this weights file for a zoo model instead of downloading")
-    p.add_argument("--arch", help="architecture of a bare .pth when its keys do not tell "
-                   "(resnet_9blocks, resnet_6blocks, unet_256, unet_128)")
-    p.add_argument("--norm", choices=("instance", "batch", "none"), help="normalisation of a bare .pth")
+    add_model_options(p)
     p.set_defaults(func=run)
 
 

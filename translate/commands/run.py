@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -23,17 +24,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", help="output file (one input) or folder; default: next to each "
                    "input as <name>_<model>.png (a folder input gets a sibling folder <folder>_<model>)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda (or tensorrt for .onnx)")
-    p.add_argument("--direction", choices=("AtoB", "BtoA"), help="which generator of a CycleGAN checkpoint")
-    p.add_argument("--weights", help="use this weights file for a zoo model instead of downloading")
-    p.add_argument("--arch", help="architecture of a bare .pth when its keys do not tell "
-                   "(resnet_9blocks, resnet_6blocks, unet_256, unet_128)")
-    p.add_argument("--norm", choices=("instance", "batch", "none"), help="normalisation of a bare .pth")
+    add_model_options(p)
     p.add_argument("--tile", type=int, default=0, help="process in tiles of N px (bounded memory); 0 = whole image")
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap between tiles in px (default 32)")
     p.add_argument("--ext", default=".png", help="output format for folder outputs (default .png)")
     p.add_argument("--mask", help="inpainting models: the hole mask (white = hole, the image's size), or a folder "
                    "of masks named like the inputs")
     p.set_defaults(func=run)
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """The options that say how to resolve MODEL (shared by `run` and `export`)."""
+    p.add_argument("--direction", choices=("AtoB", "BtoA"), help="which generator of a CycleGAN checkpoint")
+    p.add_argument("--weights", help="use this weights file for a zoo model instead of downloading")
+    p.add_argument("--arch", help="architecture of a bare .pth when its keys do not tell "
+                   "(resnet_9blocks, resnet_6blocks, unet_256, unet_128)")
+    p.add_argument("--norm", choices=("instance", "batch", "none"), help="normalisation of a bare .pth")
 
 
 def _model_tag(spec: str) -> str:
@@ -92,6 +98,33 @@ def _is_out_of_memory(e: RuntimeError) -> bool:
     return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
 
 
+class _Shards:
+    """This process's share of the files under ``torchrun`` (files ``rank::world_size``) and the
+    summed counts; a plain single process (no ``WORLD_SIZE``) gets everything and needs no torch."""
+
+    def __init__(self) -> None:
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        self.is_main = True
+        if self.distributed:
+            from translate import distributed
+
+            self.is_main = distributed.setup().is_main
+
+    def mine(self, jobs: list) -> list:
+        if not self.distributed:
+            return jobs
+        from translate import distributed
+
+        return distributed.shard(jobs)
+
+    def totals(self, counts: list[int]) -> list[int]:
+        if not self.distributed:
+            return counts
+        from translate import distributed
+
+        return distributed.all_sum(counts)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -111,9 +144,12 @@ def run(args: argparse.Namespace) -> int:
     if args.mask is not None and not translator.needs_mask:
         raise TranslateError(f"--mask applies to inpainting models only; {args.model} is a {translator.card.task} model")
     masks = plan_masks(inputs, args.mask)
+    jobs = list(zip(inputs, targets, masks))
+    shards = _Shards()  # under torchrun each process translates every world_size-th file
+    jobs = shards.mine(jobs)
     failed = 0
-    bar = tqdm(list(zip(inputs, targets)), desc="translate", unit="img", disable=len(inputs) == 1, file=sys.stderr)
-    for (src, dst), mask in zip(bar, masks):
+    bar = tqdm(jobs, desc="translate", unit="img", disable=len(inputs) == 1 or not shards.is_main, file=sys.stderr)
+    for src, dst, mask in bar:
         try:
             translator.translate_file(src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask)
         except TranslateError as e:
@@ -126,7 +162,9 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             tqdm.write(f"translate: skipped {src}: out of memory; process it in tiles, e.g. --tile 512",
                        file=sys.stderr)
-    done = len(inputs) - failed
+    done, failed = shards.totals([len(jobs) - failed, failed])
+    if not shards.is_main:
+        return 1 if failed else 0
     where = targets[0] if len(targets) == 1 else targets[0].parent
     print(f"{done} translated, {failed} failed -> {where}")
     return 1 if failed else 0

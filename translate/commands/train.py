@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", nargs=argparse.REMAINDER, metavar="RUN_DIR [OPTION]",
                    help="RUN_DIR [OPTION ...]: continue the run in RUN_DIR (its recipe is read from the "
                         "checkpoint); the options after RUN_DIR may change what a resumed run allows, e.g. --max-iters")
+    p.add_argument("--config", dest="config_file", nargs=argparse.REMAINDER, metavar="FILE.yaml [OPTION]",
+                   help="FILE.yaml [OPTION ...]: train with the options of a YAML file (e.g. a run's config.yaml) "
+                        "whose 'recipe:' key names the recipe; the options after it override the file")
     p.add_argument("recipe", nargs="?", choices=names, metavar="RECIPE", help=f"one of: {', '.join(names)}")
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the recipe (see RECIPE --help)")
     p.set_defaults(func=handle)
@@ -53,6 +56,11 @@ def recipe_parser(recipe: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR at its next iteration "
                         "(loads RUN_DIR/checkpoints/latest.pt and RUN_DIR/config.json)")
+    parser.add_argument("--config", dest="config_file", metavar="FILE.yaml",
+                        help="read options from a YAML file (keys as printed by --print-config); command-line "
+                             "options override it")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the full config (defaults, file and options merged) as YAML and exit")
     add_config_arguments(parser, recipe_cls.Config)
     return parser
 
@@ -68,6 +76,10 @@ def handle(args: argparse.Namespace) -> int:
         from translate.trainer import run_recipe
 
         args.recipe, args.options = run_recipe(args.resume[0]), ["--resume", *args.resume]
+    if args.config_file is not None:  # `translate train --config FILE.yaml [options]`: recipe from the file
+        if not args.config_file:
+            raise TranslateError("--config needs a file: translate train --config FILE.yaml [OPTION ...]")
+        args.recipe, args.options = _recipe_of_config(args.config_file[0]), ["--config", *args.config_file]
     if args.recipe is None:
         raise TranslateError("translate train: name a recipe (e.g. translate train pix2pix --data DIR --out RUN_DIR) "
                              "or pass --resume RUN_DIR")
@@ -77,6 +89,16 @@ def handle(args: argparse.Namespace) -> int:
     except SystemExit as e:  # argparse already printed usage + message (or --help)
         return int(e.code or 0)
     options = given_options(ns, get_recipe(args.recipe).Config)
+    if ns.config_file:
+        from translate.config import read_config_file
+
+        from_file, file_recipe = read_config_file(ns.config_file, get_recipe(args.recipe).Config)
+        if file_recipe and file_recipe != args.recipe:
+            raise TranslateError(f"--config {ns.config_file} is a '{file_recipe}' config, not '{args.recipe}'")
+        options = {**from_file, **options}  # the command line wins
+    if ns.print_config:
+        print(_printable_config(args.recipe, options, ns.resume), end="")
+        return 0
     if ns.resume is None and "data" not in options:
         raise TranslateError(f"translate train {args.recipe}: --data DIR is required (or --resume RUN_DIR)")
     if ns.resume is None and "out" not in options:
@@ -86,3 +108,45 @@ def handle(args: argparse.Namespace) -> int:
     print(f"trained {args.recipe} to iteration {result.iteration} ({result.epoch} full epochs); "
           f"checkpoint {result.checkpoint}" + (f"; losses {losses}" if losses else ""))
     return 0
+
+
+def _recipe_of_config(path: str) -> str:
+    """The ``recipe:`` entry of a config file (needed before its recipe's options can be parsed)."""
+    from pathlib import Path
+
+    import yaml
+
+    if not Path(path).is_file():
+        raise TranslateError(f"--config {path}: file not found")
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise TranslateError(f"--config {path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    recipe = data.get("recipe") if isinstance(data, dict) else None
+    if not recipe:
+        raise TranslateError(f"--config {path}: no 'recipe:' key; name the recipe: translate train RECIPE --config {path}")
+    return str(recipe)
+
+
+def _printable_config(recipe: str, options: dict, resume: str | None) -> str:
+    """The config a `translate train` call would use, as YAML (nothing is trained or validated)."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from translate.config import config_to_yaml
+    from translate.recipes import get_recipe
+
+    cls = get_recipe(recipe).Config
+    if resume:
+        saved = Path(resume) / "config.json"
+        if not saved.is_file():
+            raise TranslateError(f"--resume {resume}: no config.json; is this a run folder of translate train?")
+        base = cls.from_dict(json.loads(saved.read_text(encoding="utf-8")))
+        config = dataclasses.replace(base, **options)
+    else:
+        try:
+            config = cls(**options)
+        except TypeError as e:
+            raise TranslateError(f"--print-config: {e}") from None
+    return config_to_yaml(config, recipe)

@@ -74,6 +74,22 @@ class Recipe:
         """``{net_name: ModelCard.to_dict()}`` for the networks inference can run (generators)."""
         raise NotImplementedError
 
+    #: Validation (:mod:`translate.validation`): measure PSNR / SSIM on the luma Y instead of RGB
+    #: (SR, de-raining), and ignore this many border pixels.
+    val_y_channel: ClassVar[bool] = False
+    val_crop_border: ClassVar[int] = 0
+
+    @classmethod
+    def build_val_dataset(cls, config: TrainConfig, folder: Path) -> "Dataset | None":
+        """The validation pairs in ``folder`` (deterministic: no random crop or flip), or None
+        when the recipe has no validation (the default; paired recipes override it)."""
+        return None
+
+    def validate(self, batch: dict[str, Any]) -> tuple["torch.Tensor", "torch.Tensor"]:
+        """``(output, target)`` for a validation batch, each (B, C, H, W) in [-1, 1]; called with
+        the nets in eval mode under ``torch.no_grad()``."""
+        raise NotImplementedError
+
     def end_epoch(self) -> None:
         """Called after each epoch: steps the learning-rate schedulers."""
         for scheduler in self.schedulers.values():
@@ -109,7 +125,19 @@ class Recipe:
                 raise TranslateError(f"checkpoint {group} {sorted(saved)} do not match the recipe's {sorted(own)}")
             for key, obj in own.items():
                 obj.load_state_dict(saved[key])
+        self._apply_schedules()
         self.load_extra_state(checkpoint)
+
+    def _apply_schedules(self) -> None:
+        # Optimisers come back with the saved lr, which a scheduler recomputes only at the end of
+        # the epoch: apply the (possibly --resume-changed) schedule now, so that e.g.
+        # `--resume RUN --epochs-decay N` after a finished run restarts at the right lr at once.
+        for name, scheduler in self.schedulers.items():
+            factors = getattr(scheduler, "lr_lambdas", None)
+            if factors is None or name not in self.optimizers:
+                continue
+            for group, base, factor in zip(self.optimizers[name].param_groups, scheduler.base_lrs, factors):
+                group["lr"] = base * factor(scheduler.last_epoch)
 
 
 def register(cls: type[Recipe]) -> type[Recipe]:

@@ -11,6 +11,7 @@ from translate.cards import ModelCard, size_multiple
 from translate.config import GANConfig, TrainConfig
 from translate.losses import GANLoss, gradient_penalty
 from translate.nets import build_discriminator, build_generator, init_weights
+from translate.precision import backward, step  # noqa: F401  (recipes' loss.backward / optimizer.step: fp16 scaling)
 
 
 def make_generator(config: GANConfig, input_nc: int, output_nc: int, device: torch.device) -> nn.Module:
@@ -27,8 +28,10 @@ def make_discriminator(config: GANConfig, input_nc: int, device: torch.device) -
 
 
 def adam(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Adam:
-    """Adam with ``config.lr`` and betas ``(config.beta1, 0.999)``."""
-    return torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, 0.999))
+    """Adam with ``config.lr`` and betas ``(config.beta1, 0.999)``; the fused kernel on CUDA."""
+    params = list(params)
+    fused = bool(params) and all(p.device.type == "cuda" for p in params)
+    return torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, 0.999), fused=fused or None)
 
 
 def linear_decay(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:

@@ -24,8 +24,8 @@ from translate.data.datasets import UnalignedDataset
 from translate.errors import TranslateError
 from translate.losses import GANLoss, ImagePool
 from translate.recipes import Recipe, register
-from translate.recipes._gan import (adam, discriminator_loss, generator_card, linear_decay, make_discriminator,
-                                    make_generator, set_requires_grad)
+from translate.recipes._gan import (adam, backward, discriminator_loss, generator_card, linear_decay,
+                                    make_discriminator, make_generator, set_requires_grad, step)
 
 
 @dataclass
@@ -100,19 +100,19 @@ class CycleGAN(Recipe):
             weight = cfg.lambda_identity * cfg.lambda_cycle
             losses["idt_A"] = F.l1_loss(G_A(real_B), real_B) * weight
             losses["idt_B"] = F.l1_loss(G_B(real_A), real_A) * weight
-        sum(losses.values()).backward()
-        self.optimizers["G"].step()
+        backward(sum(losses.values()))
+        step(self.optimizers["G"])
 
         set_requires_grad([D_A, D_B], True)
         self.optimizers["D"].zero_grad(set_to_none=True)
         for d_name, net_d, real, fake, pool in (("D_A", D_A, real_B, fake_B, self.pools["B"]),
                                                 ("D_B", D_B, real_A, fake_A, self.pools["A"])):
             loss_d, parts = discriminator_loss(self.gan, net_d, real, pool.query(fake), cfg.lambda_gp)
-            loss_d.backward()
+            backward(loss_d)
             losses[d_name] = loss_d
             if "gp" in parts:
                 losses[f"{d_name}_gp"] = parts["gp"]
-        self.optimizers["D"].step()
+        step(self.optimizers["D"])
 
         self.visuals = [t.detach() for t in (real_A, fake_B, rec_A, real_B, fake_A, rec_B)]
         return {k: float(v.item()) for k, v in losses.items()}

@@ -11,6 +11,7 @@ Data: A|B side by side in one image (:class:`~translate.data.datasets.AlignedDat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,8 +22,8 @@ from translate.config import GANConfig, opt
 from translate.data.datasets import AlignedDataset
 from translate.losses import GANLoss, ImagePool
 from translate.recipes import Recipe, register
-from translate.recipes._gan import (adam, discriminator_loss, generator_card, linear_decay, make_discriminator,
-                                    make_generator, set_requires_grad)
+from translate.recipes._gan import (adam, backward, discriminator_loss, generator_card, linear_decay,
+                                    make_discriminator, make_generator, set_requires_grad, step)
 
 
 @dataclass
@@ -71,15 +72,15 @@ class Pix2Pix(Recipe):
         self.optimizers["D"].zero_grad(set_to_none=True)
         loss_D, parts = discriminator_loss(self.gan, D, torch.cat([real_A, real_B], 1),
                                            self.pool.query(torch.cat([real_A, fake_B], 1)), cfg.lambda_gp)
-        loss_D.backward()
-        self.optimizers["D"].step()
+        backward(loss_D)
+        step(self.optimizers["D"])
 
         set_requires_grad([D], False)  # G's loss needs no gradients for D's weights
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss_G_GAN = self.gan(D(torch.cat([real_A, fake_B], 1)), True, for_discriminator=False)
         loss_G_L1 = F.l1_loss(fake_B, real_B) * cfg.lambda_L1
-        (loss_G_GAN + loss_G_L1).backward()
-        self.optimizers["G"].step()
+        backward(loss_G_GAN + loss_G_L1)
+        step(self.optimizers["G"])
         set_requires_grad([D], True)
 
         self.visuals = [real_A.detach(), fake_B.detach(), real_B.detach()]
@@ -88,6 +89,16 @@ class Pix2Pix(Recipe):
 
     def sample(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         return self.visuals
+
+    @classmethod
+    def build_val_dataset(cls, config: Pix2PixConfig, folder: Path) -> AlignedDataset:
+        return AlignedDataset(folder, direction=config.direction, load_size=config.crop_size,
+                              crop_size=config.crop_size, preprocess="none" if config.preprocess == "none" else "resize",
+                              flip=False, seed=config.seed, input_nc=config.input_nc, output_nc=config.output_nc,
+                              multiple=size_multiple({"arch": config.netG}))
+
+    def validate(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.nets["G"](batch["A"].to(self.device)), batch["B"].to(self.device)
 
     def extra_state(self) -> dict[str, Any]:
         return {"pools": {"AB": self.pool.state_dict()}}

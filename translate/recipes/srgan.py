@@ -165,15 +165,6 @@ class SRGAN(Recipe):
         self.visuals = [_to_sheet(up), _to_sheet(sr), _to_sheet(hr)]
         return {k: float(v.item()) for k, v in losses.items()}
 
-    def load_extra_state(self, checkpoint: dict[str, Any]) -> None:
-        # The optimisers come back with the saved lr, which the schedulers would only recompute at
-        # the end of the epoch; apply the (possibly --resume-changed) schedule now, so that e.g.
-        # `--resume RUN --epochs-decay N` after a finished run restarts at the right lr at once.
-        for name, scheduler in self.schedulers.items():
-            for group, base, factor in zip(self.optimizers[name].param_groups, scheduler.base_lrs,
-                                           scheduler.lr_lambdas):
-                group["lr"] = base * factor(scheduler.last_epoch)
-
     def sample(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         return self.visuals
 

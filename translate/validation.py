@@ -1,0 +1,113 @@
+"""Validation during training: PSNR / SSIM on held-out pairs and ``checkpoints/best.pt``.
+
+A paired recipe opts in with two hooks on :class:`translate.recipes.Recipe`:
+``build_val_dataset(config, folder)`` (deterministic items: no random crop or flip) and
+``validate(batch) -> (output, target)``, plus the class attributes ``val_y_channel`` (SR and
+de-raining measure on the luma Y, pix2pix on RGB) and ``val_crop_border``. Every
+``--val-every`` iterations :class:`Validator` runs the networks in eval mode without gradients
+on at most ``--val-max-images`` items, appends ``val_psnr`` / ``val_ssim`` to losses.jsonl and
+writes ``checkpoints/best.pt`` (atomically) when the PSNR beats the best so far. It draws no
+random numbers and restores each network's train / eval mode, so exact resume still holds.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch.utils.data import default_collate
+
+from translate.errors import TranslateError
+from translate.fileio import atomic_writer
+from translate.metrics import psnr, ssim
+from translate.recipes import Recipe
+
+if TYPE_CHECKING:
+    from translate.trainer import Trainer
+
+BEST = "best.pt"
+
+
+def val_folder(config: Any) -> Path:
+    """``--val-data`` or else the dataset's ``val/`` split; TranslateError when neither exists."""
+    if config.val_data:
+        folder = Path(config.val_data)
+        if not folder.is_dir():
+            raise TranslateError(f"--val-data {folder}: validation folder not found")
+        return folder
+    split = Path(config.data) / "val"
+    if split.is_dir():
+        return split
+    raise TranslateError(f"--val-every needs validation images: pass --val-data DIR or add a val/ folder to "
+                         f"{config.data}")
+
+
+def to_unit_rgb(t: torch.Tensor) -> np.ndarray:
+    """(B, C, H, W) in [-1, 1] -> (B, H, W, C) float32 in [0, 1] (C = 1 or 3)."""
+    return ((t.detach().float().cpu().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
+
+
+class Validator:
+    """Runs ``recipe``'s validation on ``config``'s validation folder and keeps the best checkpoint."""
+
+    def __init__(self, recipe: Recipe, config: Any, ckpt_dir: str | Path):
+        self.recipe, self.config, self.ckpt_dir = recipe, config, Path(ckpt_dir)
+        folder = val_folder(config)
+        dataset = type(recipe).build_val_dataset(config, folder)
+        if dataset is None:
+            raise TranslateError(f"--val-every: the {recipe.name} recipe has no validation (paired recipes only); "
+                                 f"train without --val-every")
+        self.dataset = dataset
+        self.count = min(len(dataset), config.val_max_images) if config.val_max_images else len(dataset)
+        self.best_psnr = self._saved_best()
+
+    def _saved_best(self) -> float:
+        path = self.ckpt_dir / BEST
+        if not path.is_file():
+            return -math.inf
+        try:  # mmap: only the small entries are read
+            return float(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["val"]["val_psnr"])
+        except Exception:
+            return -math.inf  # unreadable: the next validation replaces it
+
+    def evaluate(self) -> dict[str, float]:
+        """Mean ``val_psnr`` (dB) and ``val_ssim`` over the validation items (nets in eval mode)."""
+        nets = self.recipe.nets.values()
+        modes = [net.training for net in nets]
+        scores: list[tuple[float, float]] = []
+        y, border = type(self.recipe).val_y_channel, type(self.recipe).val_crop_border
+        try:
+            for net in nets:
+                net.eval()
+            with torch.no_grad():
+                for start in range(0, self.count, self.config.batch_size):
+                    batch = default_collate([self.dataset[i] for i in
+                                             range(start, min(start + self.config.batch_size, self.count))])
+                    output, target = self.recipe.validate(batch)
+                    for o, t in zip(to_unit_rgb(output), to_unit_rgb(target)):
+                        o, t = (o[..., 0], t[..., 0]) if o.shape[-1] == 1 else (o, t)
+                        scores.append((psnr(o, t, crop_border=border, y_channel=y and o.ndim == 3),
+                                       ssim(o, t, crop_border=border, y_channel=y and o.ndim == 3)))
+        finally:
+            for net, mode in zip(nets, modes):
+                net.train(mode)
+        finite = [s for s in scores if math.isfinite(s[0])] or [(100.0, 1.0)]  # identical images: inf dB
+        return {"val_psnr": float(np.mean([s[0] for s in finite])), "val_ssim": float(np.mean([s[1] for s in scores]))}
+
+    def run(self, trainer: "Trainer") -> dict[str, float]:
+        """Evaluate, log to losses.jsonl (and the monitor) and update ``best.pt`` when PSNR improves."""
+        metrics = self.evaluate()
+        record = trainer._log(metrics, 0.0)
+        monitor = getattr(trainer, "monitor", None)
+        if monitor is not None:
+            monitor.scalars(record)
+        if metrics["val_psnr"] > self.best_psnr:
+            self.best_psnr = metrics["val_psnr"]
+            ckpt = trainer.checkpoint()
+            ckpt["val"] = {**metrics, "iteration": trainer.iteration}
+            with atomic_writer(self.ckpt_dir / BEST) as f:
+                torch.save(ckpt, f)
+        return metrics
