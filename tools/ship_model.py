@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 from translate.cards import REPO_WEIGHTS
 from translate.inference import load_model

@@ -139,17 +139,9 @@ def _load_task_model(model: str, task: str, device: str) -> Any:
 def derain_pairs(input_dir: str | os.PathLike, target_dir: str | os.PathLike) -> list[tuple[Path, Path]]:
     """(rainy, clean) files of two folders, matched as training pairs are
     (:func:`translate.data.derain.pair_key`: rain-001.png <-> norain-001.png, or the same name)."""
-    from translate.data.derain import pair_key
+    from translate.data.derain import match_pairs
 
-    inputs, targets = list_images(input_dir), list_images(target_dir)
-    if not inputs:
-        raise TranslateError(f"{input_dir}: no images found")
-    by_key = {pair_key(p): p for p in targets}
-    missing = [p.name for p in inputs if pair_key(p) not in by_key]
-    if missing:
-        raise TranslateError(f"{target_dir}: no clean image for {missing[0]} ({len(missing)} unmatched); name them "
-                             f"rain-N / norain-N or give both the same name")
-    return [(p, by_key[pair_key(p)]) for p in inputs]
+    return match_pairs(list_images(input_dir), list_images(target_dir), Path(input_dir), Path(target_dir))
 
 
 def evaluate_derain(model: str | None, input_dir: str | os.PathLike, target_dir: str | os.PathLike, *,

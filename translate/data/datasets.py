@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no network call to PyPI at import
 
@@ -40,6 +40,23 @@ def image_files(folder: Path) -> list[Path]:
     for f in files:
         if f.stat().st_size == 0:
             raise TranslateError(f"{f}: file is empty (0 bytes); replace or remove it")
+    return files
+
+
+def images_in_folders(folders: Sequence[str | os.PathLike], what: str) -> list[Path]:
+    """The image files of every folder in ``folders`` (each sorted, see :func:`image_files`).
+
+    A missing folder or one without images raises a one-line TranslateError that names the
+    folder and ``what`` it should hold (e.g. ``"clean images for --synthetic-rain"``).
+    """
+    files: list[Path] = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise TranslateError(f"{folder}: folder not found; expected {what}")
+        found = image_files(folder)
+        if not found:
+            raise TranslateError(f"{folder}: no images found; expected {what} ({', '.join(IMAGE_EXTENSIONS)})")
+        files += found
     return files
 
 

@@ -18,9 +18,8 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 
-from translate.data.datasets import _SeededDataset, build_transform, image_files, to_tensor
+from translate.data.datasets import _SeededDataset, build_transform, image_files, images_in_folders, to_tensor
 from translate.data.degradations import add_rain, random_rain_params
 from translate.errors import TranslateError
 from translate.imageio import read_image
@@ -47,13 +46,17 @@ def rain_pairs(root: str | os.PathLike) -> list[tuple[Path, Path]]:
     if missing:
         raise TranslateError(f"{root}: missing {' and '.join(missing)}; a de-raining dataset holds rain/ (rainy "
                              f"inputs) and norain/ (clean targets), e.g. rain/rain-001.png <-> norain/norain-001.png")
-    rainy, clean = image_files(dirs[0]), image_files(dirs[1])
+    return match_pairs(image_files(dirs[0]), image_files(dirs[1]), dirs[0], dirs[1])
+
+
+def match_pairs(rainy: list[Path], clean: list[Path], rain_dir: Path, clean_dir: Path) -> list[tuple[Path, Path]]:
+    """Pair each rainy file with its clean partner by :func:`pair_key`; every rainy file needs one."""
     if not rainy:
-        raise TranslateError(f"{dirs[0]}: no images found")
+        raise TranslateError(f"{rain_dir}: no images found")
     by_key = {pair_key(p): p for p in clean}
     unmatched = [p.name for p in rainy if pair_key(p) not in by_key]
     if unmatched:
-        raise TranslateError(f"{dirs[0]}: {len(unmatched)} rainy images have no clean partner in {dirs[1]} "
+        raise TranslateError(f"{rain_dir}: {len(unmatched)} rainy images have no clean partner in {clean_dir} "
                              f"(first: {unmatched[0]}); name them rain-N / norain-N or give both the same name")
     return [(p, by_key[pair_key(p)]) for p in rainy]
 
@@ -75,15 +78,7 @@ class DerainDataset(_SeededDataset):
             raise ValueError(f"pair_repeat must be >= 1, got {pair_repeat}")
         self.pairs = rain_pairs(pairs_root) if pairs_root is not None else []
         self.pair_repeat = pair_repeat
-        self.clean: list[Path] = []
-        for d in clean_dirs:
-            d = Path(d)
-            if not d.is_dir():
-                raise TranslateError(f"--synthetic-rain {d}: folder not found")
-            files = image_files(d)
-            if not files:
-                raise TranslateError(f"--synthetic-rain {d}: no images found")
-            self.clean += files
+        self.clean = images_in_folders(clean_dirs, "clean images for --synthetic-rain")
         if not self.pairs and not self.clean:
             raise TranslateError("no de-raining data: give --data DIR with rain/ and norain/ and/or "
                                  "--synthetic-rain CLEAN_DIR[,CLEAN_DIR...]")

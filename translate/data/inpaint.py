@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from translate.data.datasets import _SeededDataset, image_files, to_tensor
+from translate.data.datasets import _SeededDataset, image_files, images_in_folders, to_tensor
 from translate.data.degradations import MASK_KINDS, make_mask
 from translate.errors import TranslateError
 from translate.imageio import read_image
@@ -49,15 +49,7 @@ class InpaintDataset(_SeededDataset):
     def __init__(self, folders: Sequence[str | os.PathLike], mask_kinds: Sequence[str] = MASK_SOURCES[:3],
                  mask_dir: str | os.PathLike | None = None, flip: bool = True, seed: int = 0):
         super().__init__(seed)
-        self.files: list[Path] = []
-        for folder in folders:
-            folder = Path(folder)
-            if not folder.is_dir():
-                raise TranslateError(f"{folder}: image folder not found")
-            files = image_files(folder)
-            if not files:
-                raise TranslateError(f"{folder}: no images found")
-            self.files += files
+        self.files = images_in_folders(folders, "a folder of training images")
         if not self.files:
             raise TranslateError("no training images for inpainting: give --data DIR (a folder of images)")
         bad = [k for k in mask_kinds if k not in MASK_SOURCES]

@@ -19,7 +19,8 @@ from torch.utils.data import Dataset
 
 from translate.data.degradations import imresize_matlab
 from translate.errors import TranslateError
-from translate.imageio import list_images, read_image
+from translate.data.datasets import images_in_folders
+from translate.imageio import read_image
 
 __all__ = ["SRDataset", "split_folders", "make_lr", "modcrop"]
 
@@ -75,19 +76,13 @@ class SRDataset(Dataset):
         self.files: list[Path] = []
         self.images: list[np.ndarray] = []
         self.skipped: list[Path] = []
-        for folder in folders:
-            if not folder.is_dir():
-                raise TranslateError(f"{folder}: HR image folder not found")
-            found = list_images(folder)
-            if not found:
-                raise TranslateError(f"{folder}: no images found; an SR dataset is a folder of HR images")
-            for path in found:
-                rgb = np.clip(np.round(read_image(path).rgb * 255.0), 0, 255).astype(np.uint8)
-                if min(rgb.shape[:2]) < patch_size:
-                    self.skipped.append(path)
-                    continue
-                self.files.append(path)
-                self.images.append(rgb)
+        for path in images_in_folders(folders, "a folder of HR images (an SR dataset)"):
+            rgb = np.clip(np.round(read_image(path).rgb * 255.0), 0, 255).astype(np.uint8)
+            if min(rgb.shape[:2]) < patch_size:
+                self.skipped.append(path)
+                continue
+            self.files.append(path)
+            self.images.append(rgb)
         if not self.files:
             raise TranslateError(f"--data {', '.join(map(str, folders))}: no image is at least {patch_size} px on "
                                  f"each side; use a smaller --patch-size")

@@ -27,11 +27,13 @@ def make_discriminator(config: GANConfig, input_nc: int, device: torch.device) -
     return init_weights(net, config.init_type, config.init_gain).to(device)
 
 
-def adam(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Adam:
-    """Adam with ``config.lr`` and betas ``(config.beta1, 0.999)``; the fused kernel on CUDA."""
+def adam(params: Iterable[nn.Parameter], config: TrainConfig, lr: float | None = None) -> torch.optim.Adam:
+    """Adam with ``lr`` (default ``config.lr``) and betas ``(config.beta1, 0.999)``; the fused
+    kernel on CUDA."""
     params = list(params)
     fused = bool(params) and all(p.device.type == "cuda" for p in params)
-    return torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, 0.999), fused=fused or None)
+    return torch.optim.Adam(params, lr=config.lr if lr is None else lr, betas=(config.beta1, 0.999),
+                            fused=fused or None)
 
 
 def linear_decay(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:

@@ -106,9 +106,8 @@ class Inpaint(Recipe):
         G = build_generator(**self.generator)
         D = build_discriminator("n_layers", input_nc=3, ndf=config.ndf, n_layers=config.n_layers_D, norm="batch")
         self.nets = {"G": init_weights(G, "normal", 0.02).to(device), "D": init_weights(D, "normal", 0.02).to(device)}
-        self.optimizers = {"G": torch.optim.Adam(G.parameters(), lr=config.lr, betas=(config.beta1, 0.999)),
-                           "D": torch.optim.Adam(D.parameters(), lr=config.lr * config.lr_d_ratio,
-                                                 betas=(config.beta1, 0.999))}
+        self.optimizers = {"G": adam(G.parameters(), config),
+                           "D": adam(D.parameters(), config, lr=config.lr * config.lr_d_ratio)}
         self.schedulers = {k: linear_decay(o, config) for k, o in self.optimizers.items()}
         self.gan = GANLoss(config.gan_mode).to(device)
         self.visuals: list[torch.Tensor] = []
