@@ -424,8 +424,12 @@ def test_check_aligned(tmp_path, capsys):
     assert "error: train/odd.png: width 33 is odd" in out
     assert "error: train/empty.jpg: file is empty" in out and "error: train/notes.jpg" in out
 
+    # like the pix2pix dataset, a folder of A|B images without train/ is itself the training split
     code, out = check(tmp_path / "ds" / "test", "aligned", capsys)
-    assert code == 1 and "no train/ folder" in out
+    assert code == 0 and "the recipe sees 1 training pairs" in out
+    (tmp_path / "empty").mkdir()
+    code, out = check(tmp_path / "empty", "aligned", capsys)
+    assert code == 1 and "no train/ folder and no images" in out
 
 
 def test_check_unaligned_and_modes(tmp_path, capsys):

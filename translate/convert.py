@@ -724,8 +724,13 @@ def _layout_folders(folder: Path, layout: str, report: CheckReport) -> dict[str,
 
     if layout == "aligned":
         found = {n: folder / n for n in SPLITS if (folder / n).is_dir()}
-        if "train" not in found:
-            report.errors.append(f"no train/ folder in {folder}: the aligned recipe trains on train/*")
+        if "train" in found:
+            return found
+        # As the pix2pix dataset does: without train/, the images in the folder itself are trained on.
+        if any(f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS for f in folder.iterdir()):
+            return {"train": folder, **found}
+        report.errors.append(f"no train/ folder and no images in {folder}: the aligned recipe trains on "
+                             f"train/* (or on the folder's own images)")
         return found
     if layout == "unaligned":
         found = need("trainA", "trainB")
