@@ -70,3 +70,40 @@ def test_validation_uses_the_datasets_val_split(tmp_path):
     (record,) = val_records(run)
     assert record["iteration"] == 1 and math.isfinite(record["val_psnr"])
     assert (run / "checkpoints" / "best.pt").is_file()
+
+
+def test_sr_validation_scores_fixed_crops_on_y(tmp_path):
+    from tests.helpers import random_image, write_png
+
+    train_dir, val_dir = tmp_path / "hr", tmp_path / "val"
+    for folder, seed in ((train_dir, 0), (val_dir, 10)):
+        folder.mkdir()
+        for i in range(2):
+            write_png(folder / f"{i}.png", random_image(40, 40, seed=seed + i))
+    opts = dict(scale=2, num_feat=8, num_blocks=1, head_kernel=3, patch_size=16, batch_size=2, workers=0,
+                device="cpu", print_every=100, sample_every=100, save_every=100)
+    run = train("srgan", {**opts, "data": str(train_dir), "out": str(tmp_path / "run"), "max_iters": 2,
+                          "val_every": 1, "val_data": str(val_dir)}).run_dir
+    records = val_records(run)
+    assert [r["iteration"] for r in records] == [1, 2]
+    assert all(math.isfinite(r["val_psnr"]) and 0 < r["val_psnr"] < 60 for r in records)
+    assert (run / "checkpoints" / "best.pt").is_file()
+
+
+def test_derain_validation_on_held_out_pairs(tmp_path):
+    from tests.helpers import random_image, write_png
+
+    val = tmp_path / "val"
+    (val / "rain").mkdir(parents=True)
+    (val / "norain").mkdir()
+    for i in range(2):
+        clean = random_image(24, 24, seed=i)
+        write_png(val / "norain" / f"norain-{i}.png", clean)
+        write_png(val / "rain" / f"rain-{i}.png", (clean // 2 + 100).astype("uint8"))
+    opts = {"ngf": 4, "growth": 4, "layers_per_block": 1, "levels": 2, "ndf": 4, "n_layers_D": 1, "num_D": 2,
+            "crop_size": 16, "batch_size": 2, "workers": 0, "device": "cpu", "lambda_perceptual": 0.0,
+            "print_every": 100, "sample_every": 100, "save_every": 100}
+    run = train("derain", {**opts, "data": str(val), "out": str(tmp_path / "run"), "max_iters": 2,
+                           "val_every": 2, "val_data": str(val)}).run_dir
+    (record,) = val_records(run)
+    assert record["iteration"] == 2 and 5 < record["val_psnr"] < 60

@@ -78,7 +78,7 @@ class Validator:
         nets = self.recipe.nets.values()
         modes = [net.training for net in nets]
         scores: list[tuple[float, float]] = []
-        y, border = type(self.recipe).val_y_channel, type(self.recipe).val_crop_border
+        y, border = self.recipe.val_y_channel, self.recipe.val_crop_border  # an instance may set its own
         try:
             for net in nets:
                 net.eval()

@@ -124,6 +124,16 @@ class Derain(Recipe):
         return DerainDataset(pairs, clean, crop_size=config.crop_size, flip=config.flip, seed=config.seed,
                              light_fraction=config.light_fraction, pair_repeat=config.pair_repeat)
 
+    val_y_channel = True  # scored on the luma, as `translate eval derain` and the papers do
+
+    @classmethod
+    def build_val_dataset(cls, config: DerainConfig, folder: Path) -> DerainDataset:
+        # held-out rain/ + norain/ pairs, one fixed (seeded) crop each, no flips
+        return DerainDataset(folder, (), crop_size=config.crop_size, flip=False, seed=config.seed)
+
+    def validate(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.nets["G"](batch["A"].to(self.device)), batch["B"].to(self.device)
+
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         G, D, cfg = self.nets["G"], self.nets["D"], self.config
         rainy = batch["A"].to(self.device, non_blocking=True)

@@ -14,6 +14,7 @@ MATLAB bicubic downscaling (:class:`~translate.data.sr.SRDataset`). The generato
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -96,6 +97,7 @@ class SRGAN(Recipe):
 
     def __init__(self, config: SRGANConfig, device: torch.device, run_name: str):
         super().__init__(config, device, run_name)
+        self.val_crop_border = config.scale  # `scale` px from each border, as the SR papers score
         self.generator = config.generator_kwargs()
         G = build_generator(**self.generator).to(device)
         if config.pretrained:
@@ -126,6 +128,18 @@ class SRGAN(Recipe):
     def build_dataset(cls, config: SRGANConfig) -> SRDataset:
         return SRDataset(config.data, scale=config.scale, patch_size=config.patch_size, repeat=config.repeat,
                          augment=config.flip, seed=config.seed)
+
+    val_y_channel = True  # scored on the luma, as `translate eval sr` and the papers do
+
+    @classmethod
+    def build_val_dataset(cls, config: SRGANConfig, folder: Path) -> SRDataset:
+        # one fixed (seeded) crop per held-out HR image, no flips: the same items at every validation
+        return SRDataset([folder], scale=config.scale, patch_size=config.patch_size, repeat=1, augment=False,
+                         seed=config.seed)
+
+    def validate(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        sr = self.nets["G"](batch["lr"].to(self.device)).clamp(0, 1)
+        return sr * 2 - 1, batch["hr"].to(self.device) * 2 - 1  # the validator takes [-1, 1]
 
     def _pixel(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.l1_loss(output, target) if self.config.pixel_loss == "l1" else F.mse_loss(output, target)
