@@ -233,22 +233,19 @@ def read_mask_file(path: str | Path, size: tuple[int, int]) -> np.ndarray:
     ``size`` is the image's (H, W); a mask of another size raises :class:`TranslateError`.
     """
     image = read_image(path)
-    if image.size != tuple(size):
-        raise TranslateError(f"mask {path} is {image.size[1]}x{image.size[0]} but the image is {size[1]}x{size[0]}; "
-                             f"give a mask of the image's size (white = hole)")
-    return cv2.cvtColor(image.rgb, cv2.COLOR_RGB2GRAY) > 0.5
+    return _as_hole(cv2.cvtColor(image.rgb, cv2.COLOR_RGB2GRAY) > 0.5, size, f"mask {path}")
 
 
-def _as_hole(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _as_hole(mask: np.ndarray, size: tuple[int, int], source: str = "the mask") -> np.ndarray:
     """A user mask array (H, W) / (H, W, 1): bool, or uint8 / uint16 / float where the upper half of the range is
-    the hole -> (H, W) bool, checked against the image size."""
+    the hole -> (H, W) bool, checked against the image size (errors name ``source``)."""
     mask = np.asarray(mask)
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[..., 0]
     if mask.ndim != 2:
-        raise TranslateError(f"the mask must be a single-channel (H, W) array, got shape {mask.shape}")
+        raise TranslateError(f"{source} must be a single-channel (H, W) array, got shape {mask.shape}")
     if mask.shape != tuple(size):
-        raise TranslateError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {size[1]}x{size[0]}; "
+        raise TranslateError(f"{source} is {mask.shape[1]}x{mask.shape[0]} but the image is {size[1]}x{size[0]}; "
                              f"give a mask of the image's size (white = hole)")
     if mask.dtype == bool:
         return mask
@@ -370,8 +367,12 @@ class Translator:
 
         ``mask`` (H, W) is required by inpainting models and refused by others."""
         self._check_mask(image, mask, "the image")
-        if self.needs_mask:
-            hole = _as_hole(mask, image.size)
+        return self._run(image, tile, tile_overlap, None if mask is None else _as_hole(mask, image.size))
+
+    def _run(self, image: Image, tile: int, tile_overlap: int,
+             hole: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The model on a checked image (and, for inpainting, its (H, W) bool hole)."""
+        if hole is not None:
             extra = self.card.extra or {}
             return inpaint_image(image.rgb, hole, self.backend, mean=self.card.mean, std=self.card.std,
                                  window=int(extra.get("image_size", INPAINT_WINDOW))), image.alpha
@@ -384,8 +385,7 @@ class Translator:
                  mask: np.ndarray | None = None) -> np.ndarray:
         image = image_from_array(array)
         rgb, alpha = self.translate(image, tile=tile, tile_overlap=tile_overlap, mask=mask)
-        out = image_to_array(rgb, alpha, image.bit_depth)
-        return out
+        return image_to_array(rgb, alpha, image.bit_depth)
 
     def translate_file(self, src: str | Path, dst: str | Path, *, tile: int = 0, tile_overlap: int = 32,
                        mask: str | Path | None = None) -> None:
@@ -399,5 +399,5 @@ class Translator:
             if not Path(mask).is_file():
                 raise TranslateError(f"--mask {mask}: no such file")
             hole = read_mask_file(mask, image.size)
-        rgb, alpha = self.translate(image, tile=tile, tile_overlap=tile_overlap, mask=hole)
+        rgb, alpha = self._run(image, tile, tile_overlap, hole)
         write_image(dst, rgb, alpha, bit_depth=image.bit_depth)
