@@ -24,7 +24,7 @@ import numpy as np
 
 from translate.data.degradations import imresize_matlab
 from translate.errors import TranslateError
-from translate.imageio import list_images, read_image
+from translate.imageio import list_images, read_image, to_uint
 from translate.metrics import psnr, ssim
 
 __all__ = ["Score", "HoleScore", "EvalReport", "score_images", "evaluate_sr", "evaluate_derain", "derain_pairs",
@@ -81,7 +81,7 @@ def sr_pair(path: str | os.PathLike, scale: int) -> tuple[np.ndarray, np.ndarray
     from translate.data.sr import make_lr, modcrop
 
     rgb = read_image(path).rgb
-    hr = modcrop(np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8), scale)
+    hr = modcrop(to_uint(rgb), scale)
     if min(hr.shape[:2]) < 2 * scale:
         raise TranslateError(f"{path}: image is too small for x{scale} evaluation")
     return hr, make_lr(hr, scale)
@@ -161,8 +161,7 @@ def evaluate_derain(model: str | None, input_dir: str | os.PathLike, target_dir:
     if translator is not None:
         report.methods["model"] = []
     for rain_path, clean_path in pairs:
-        rainy, clean = (np.clip(np.round(read_image(p).rgb * 255.0), 0, 255).astype(np.uint8)
-                        for p in (rain_path, clean_path))
+        rainy, clean = (to_uint(read_image(p).rgb) for p in (rain_path, clean_path))
         if rainy.shape != clean.shape:
             raise TranslateError(f"{rain_path} and {clean_path} differ in size; pairs must have one size")
         report.methods["input"].append(score_images(rain_path.name, rainy, clean, 0))
@@ -229,7 +228,7 @@ def evaluate_inpaint(model: str | None, data: str | os.PathLike, *, device: str 
         image = read_image(path)
         if image.gray:
             raise TranslateError(f"{path}: is a 1-channel (gray) image; inpainting evaluation needs RGB images")
-        crop = np.clip(np.round(centre_crop(image.rgb, INPAINT_SIZE, path) * 255.0), 0, 255).astype(np.uint8)
+        crop = to_uint(centre_crop(image.rgb, INPAINT_SIZE, path))
         name = Path(path).name
         mean_fill = crop.copy()
         mean_fill[hole] = np.round(crop[~hole].reshape(-1, 3).mean(0)).astype(np.uint8)

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from translate.data.degradations import imresize_matlab
 from translate.errors import TranslateError
 from translate.data.datasets import images_in_folders
-from translate.imageio import read_image
+from translate.imageio import read_image, to_uint
 
 __all__ = ["SRDataset", "split_folders", "make_lr", "modcrop"]
 
@@ -77,7 +77,7 @@ class SRDataset(Dataset):
         self.images: list[np.ndarray] = []
         self.skipped: list[Path] = []
         for path in images_in_folders(folders, "a folder of HR images (an SR dataset)"):
-            rgb = np.clip(np.round(read_image(path).rgb * 255.0), 0, 255).astype(np.uint8)
+            rgb = to_uint(read_image(path).rgb)
             if min(rgb.shape[:2]) < patch_size:
                 self.skipped.append(path)
                 continue
