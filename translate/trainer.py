@@ -46,6 +46,7 @@ from translate.config import TrainConfig, flag_name, resumable_fields, save_conf
 from translate.errors import TranslateError
 from translate.fileio import atomic_write_text, atomic_writer
 from translate.imageio import write_image
+from translate.inference import resolve_device
 from translate.recipes import Recipe, get_recipe
 from translate.monitor import Monitor
 from translate.resilience import StopSignals, pause_inside_save, remove_stale_temp_files
@@ -56,17 +57,6 @@ SHEET_ROWS = 4  # batch items shown per sample sheet
 
 
 # ---------------------------------------------------------------------------- small helpers
-
-def choose_device(name: str) -> torch.device:
-    """``auto`` -> cuda if available else cpu; ``cuda`` without a GPU is a TranslateError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TranslateError("--device cuda: no CUDA GPU is available to PyTorch; use --device cpu")
-    if name not in ("cpu", "cuda"):
-        raise TranslateError(f"unknown --device '{name}'; use auto, cpu or cuda")
-    return torch.device(name)
-
 
 def seed_everything(seed: int) -> None:
     """Seed python ``random``, numpy's global RNG and torch (CPU and CUDA)."""
@@ -165,7 +155,7 @@ class Trainer:
         self.run_dir = Path(config.out)
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.log_path = self.run_dir / "losses.jsonl"
-        self.device = choose_device(config.device)
+        self.device = torch.device(resolve_device(config.device))
         self.dist = distributed.setup(self.device)  # torchrun: join the process group (one process: no-op)
         self.device = distributed.local_device(self.device, self.dist)
 
