@@ -442,5 +442,8 @@ def train(recipe: str, options: dict[str, Any] | None = None, resume: str | os.P
     for folder in config.data.replace(os.pathsep, ",").split(","):  # several folders: comma-separated (srgan)
         if folder.strip() and not Path(folder.strip()).is_dir():
             raise TranslateError(f"--data {folder.strip()}: dataset folder not found")
-    trainer = Trainer(recipe_cls, config, checkpoint)
-    return trainer.run()
+    try:
+        return Trainer(recipe_cls, config, checkpoint).run()
+    finally:
+        # Leave the process group (torchrun): exiting with gloo's threads alive aborts the process.
+        distributed.teardown()

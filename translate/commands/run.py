@@ -122,7 +122,11 @@ class _Shards:
             return counts
         from translate import distributed
 
-        return distributed.all_sum(counts)
+        try:
+            return distributed.all_sum(counts)  # the last collective of a sharded run
+        finally:
+            # Leave the process group: exiting with gloo's threads alive aborts the process.
+            distributed.teardown()
 
 
 def run(args: argparse.Namespace) -> int:
