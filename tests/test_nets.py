@@ -2,11 +2,12 @@
 
 import pytest
 import torch
+import torch.nn as nn
 
 from translate.errors import TranslateError
 from translate.nets import (MultiscaleDiscriminator, PatchDiscriminator, PixelDiscriminator, ResnetGenerator,
                             UnetGenerator, build_discriminator, build_generator, infer_generator_config,
-                            init_weights, load_generator_state)
+                            init_weights, load_generator_state, precise_batchnorm)
 
 
 def official_resnet_keys(n_blocks=9, ngf=64, old_instance_stats=False):
@@ -157,3 +158,25 @@ def test_init_weights(init_type):
 def test_unet_rejects_too_few_levels():
     with pytest.raises(ValueError):
         UnetGenerator(num_downs=4)
+
+
+def test_precise_batchnorm_recomputes_the_statistics_of_a_copy():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Dropout(0.5))
+    batches = [torch.randn(2, 3, 8, 8) * 3 + 1 for _ in range(3)]
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    rng = torch.get_rng_state()
+    precise = precise_batchnorm(net, batches)
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())  # the original is untouched
+    assert torch.equal(torch.get_rng_state(), rng)  # dropout in train mode drew no numbers from training's RNG
+    assert not precise.training and precise[1].momentum == net[1].momentum
+    # equal-weight average of the per-batch statistics (per-batch variance is unbiased, as BatchNorm keeps it)
+    with torch.no_grad():
+        feats = [net[0](x) for x in batches]
+    mean = torch.stack([f.mean((0, 2, 3)) for f in feats]).mean(0)
+    var = torch.stack([f.transpose(0, 1).reshape(4, -1).var(1) for f in feats]).mean(0)
+    assert torch.allclose(precise[1].running_mean, mean, atol=1e-5)
+    assert torch.allclose(precise[1].running_var, var, atol=1e-4)
+    assert precise[1].num_batches_tracked == 3
+    with pytest.raises(ValueError, match="at least one batch"):
+        precise_batchnorm(net, [])

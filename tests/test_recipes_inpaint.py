@@ -35,7 +35,7 @@ def test_loss_weights_hole_and_overlap_band():
 def trained(tmp_path_factory, shared_data_module):
     cls = get_recipe("inpaint")
     out = tmp_path_factory.mktemp("inpaint") / "run"
-    config = cls.Config(data=str(shared_data_module / "sr" / "Set5"), out=str(out), max_iters=2, **TINY)
+    config = cls.Config(data=str(shared_data_module / "sr" / "Set5"), out=str(out), max_iters=2, precise_bn=3, **TINY)
     config.validate()
     trainer = Trainer(cls, config)
     before = copy.deepcopy(trainer.recipe.nets["G"].state_dict())
@@ -59,6 +59,16 @@ def test_a_few_steps_change_the_generator(trained):
     assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
     lrs = trainer.recipe.learning_rates()
     assert lrs["G"] == pytest.approx(10 * lrs["D"])
+
+
+def test_precise_bn_statistics_in_the_checkpoint(trained):
+    trainer, _, result = trained
+    saved = torch.load(result.checkpoint, weights_only=True)["nets"]["G"]
+    live = trainer.recipe.nets["G"].state_dict()
+    counts = [k for k in saved if k.endswith("num_batches_tracked")]
+    assert counts and all(int(saved[k]) == 3 and int(live[k]) == 2 for k in counts)  # 3 batches vs 2 steps
+    means = [k for k in saved if k.endswith("running_mean")]
+    assert any(not torch.equal(saved[k], live[k]) for k in means)
 
 
 @pytest.mark.parametrize("size", [(50, 70), (128, 128), (300, 200)])

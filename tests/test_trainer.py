@@ -147,3 +147,19 @@ def test_epoch_order_is_a_seeded_permutation():
     assert sorted(epoch_order(10, 0, 0)) == list(range(10))
     assert epoch_order(10, 0, 1) == epoch_order(10, 0, 1)
     assert epoch_order(10, 0, 0) != epoch_order(10, 0, 1)
+
+
+def test_precise_bn_checkpoints_keep_exact_resume(tmp_path):
+    # pix2pix's U-Net has batch norm: the saved G carries recomputed statistics, the live G keeps
+    # its moving average (train-mode BN never reads it), so resuming still matches a whole run.
+    opts = {"norm": "batch", "precise_bn": 2, "save_every": 3}
+    whole = train("pix2pix", options("pix2pix", tmp_path / "whole", max_iters=5, **opts))
+    train("pix2pix", options("pix2pix", tmp_path / "part", max_iters=3, **opts))
+    resumed = train("pix2pix", {"max_iters": 5}, resume=tmp_path / "part")
+    a, b = checkpoint(whole.run_dir), checkpoint(resumed.run_dir)
+    assert_same_state(a, b)  # statistics too: both recomputed at iteration 5 from the same batches
+    assert a["nets"]["G"]["model.model.1.model.2.num_batches_tracked"] == 2  # 2 batches, not 5 iterations
+    d_counts = [int(v) for k, v in a["nets"]["D"].items() if k.endswith("num_batches_tracked")]
+    assert d_counts and all(n > 2 for n in d_counts)  # D keeps its moving average
+    with pytest.raises(TranslateError, match="--precise-bn"):
+        train("pix2pix", options("pix2pix", tmp_path / "sync", max_iters=1, precise_bn=1, sync_bn=True))

@@ -78,6 +78,9 @@ class TrainConfig:
     compile: bool = opt(False, "torch.compile the networks (falls back with a warning where unsupported)",
                         resumable=True)
     sync_bn: bool = opt(False, "under torchrun: batch-norm statistics over the global batch (SyncBatchNorm)")
+    precise_bn: int = opt(0, "recompute the generators' batch-norm statistics over N training batches in every "
+                          "saved checkpoint instead of keeping the moving average (0: off)", resumable=True,
+                          metavar="N")
 
     def validate(self) -> None:
         """Raise :class:`TranslateError` (one line) for values that cannot train."""
@@ -85,13 +88,16 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise TranslateError(f"--{flag_name(name)} must be >= 1, got {getattr(self, name)}")
-        for name in ("epochs", "epochs_decay", "workers", "save_every_epochs", "val_every", "val_max_images"):
+        for name in ("epochs", "epochs_decay", "workers", "save_every_epochs", "val_every", "val_max_images",
+                     "precise_bn"):
             if getattr(self, name) < 0:
                 raise TranslateError(f"--{flag_name(name)} must be >= 0, got {getattr(self, name)}")
         if self.epochs + self.epochs_decay < 1:
             raise TranslateError("--epochs plus --epochs-decay must be at least 1")
         if self.max_iters is not None and self.max_iters < 1:
             raise TranslateError(f"--max-iters must be >= 1, got {self.max_iters}")
+        if self.precise_bn and self.sync_bn:
+            raise TranslateError("--precise-bn recomputes statistics in one process; it cannot be combined with --sync-bn")
         if self.lr <= 0:
             raise TranslateError(f"--lr must be > 0, got {self.lr}")
         if not 0 <= self.beta1 < 1:

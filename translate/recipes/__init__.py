@@ -74,6 +74,11 @@ class Recipe:
         """``{net_name: ModelCard.to_dict()}`` for the networks inference can run (generators)."""
         raise NotImplementedError
 
+    def generator_inputs(self, batch: dict[str, Any]) -> dict[str, "torch.Tensor"]:
+        """``{net_name: (B, C, H, W) input}`` of each generator for a training batch, on the
+        recipe's device: what ``--precise-bn`` runs the generators on."""
+        raise NotImplementedError(f"the {self.name} recipe does not support --precise-bn")
+
     #: Validation (:mod:`translate.validation`): measure PSNR / SSIM on the luma Y instead of RGB
     #: (SR, de-raining), and ignore this many border pixels.
     val_y_channel: ClassVar[bool] = False

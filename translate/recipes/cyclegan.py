@@ -78,6 +78,9 @@ class CycleGAN(Recipe):
                                 input_nc=config.input_nc, output_nc=config.output_nc,
                                 multiple=size_multiple({"arch": config.netG}))
 
+    def generator_inputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return {"G_A": batch["A"].to(self.device), "G_B": batch["B"].to(self.device)}
+
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         G_A, G_B, D_A, D_B = (self.nets[k] for k in ("G_A", "G_B", "D_A", "D_B"))
         cfg = self.config

@@ -134,6 +134,9 @@ class Derain(Recipe):
     def validate(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.nets["G"](batch["A"].to(self.device)), batch["B"].to(self.device)
 
+    def generator_inputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return {"G": batch["A"].to(self.device)}
+
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         G, D, cfg = self.nets["G"], self.nets["D"], self.config
         rainy = batch["A"].to(self.device, non_blocking=True)

@@ -118,6 +118,9 @@ class Inpaint(Recipe):
         return InpaintDataset(folders, config.mask_kinds(), mask_dir=config.mask_dir or None, flip=config.flip,
                               seed=config.seed)
 
+    def generator_inputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return {"G": torch.cat([batch["A"], batch["M"]], 1).to(self.device)}
+
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         G, D, cfg = self.nets["G"], self.nets["D"], self.config
         real = batch["A"].to(self.device, non_blocking=True)

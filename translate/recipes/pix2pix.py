@@ -63,6 +63,9 @@ class Pix2Pix(Recipe):
                               seed=config.seed, input_nc=config.input_nc, output_nc=config.output_nc,
                               multiple=size_multiple({"arch": config.netG}))
 
+    def generator_inputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return {"G": batch["A"].to(self.device)}
+
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         G, D, cfg = self.nets["G"], self.nets["D"], self.config
         real_A = batch["A"].to(self.device, non_blocking=True)

@@ -144,6 +144,9 @@ class SRGAN(Recipe):
     def _pixel(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.l1_loss(output, target) if self.config.pixel_loss == "l1" else F.mse_loss(output, target)
 
+    def generator_inputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return {"G": batch["lr"].to(self.device)}
+
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         cfg, G = self.config, self.nets["G"]
         lr = batch["lr"].to(self.device, non_blocking=True)
