@@ -278,6 +278,10 @@ def test_rain_makes_named_pairs_reproducibly(tmp_path):
 
     assert coverage(tmp_path / "sparse", "0.001") < coverage(tmp_path / "dense", "0.02")
     assert run("rain", clean, tmp_path / "bad", "--density", "2") == 2
+    assert run("rain", clean, tmp_path / "misty", "--light-fraction", "1", "--veil", "0.2") == 0
+    lift = pixels(tmp_path / "misty" / "rain" / "c0.png").astype(int) - pixels(tmp_path / "misty" / "norain" / "c0.png")
+    assert np.median(lift) == pytest.approx(51, abs=1)  # 0.2 * 255 on every dry pixel
+    assert run("rain", clean, tmp_path / "bad_veil", "--veil", "1.5") == 2
 
 
 def test_masks_command(tmp_path):

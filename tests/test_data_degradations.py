@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
@@ -157,9 +159,21 @@ def test_random_rain_params_cover_light_and_heavy_rain():
     assert 0 < sum(mixed) < 40
     assert random_rain_params(7) == random_rain_params(7)
     assert isinstance(light[0], RainParams)
+    assert all(p.veil == 0 for p in light) and all(0 <= p.veil <= 0.15 for p in heavy)
+    assert max(p.veil for p in heavy) > 0.05  # heavy rain brings mist
     for p in light + heavy:  # every drawn set is accepted
-        add_rain(np.zeros((16, 16, 3), np.float32), density=p.density, angle=p.angle, length=p.length,
-                 width=p.width, intensity=p.intensity, seed=0)
+        add_rain(np.zeros((16, 16, 3), np.float32), **asdict(p), seed=0)
+
+
+def test_veil_brightens_every_pixel_under_the_streaks():
+    clean = _clean()
+    rainy, streak = add_rain(clean, **HEAVY, veil=0.1, seed=0)
+    base = np.minimum(clean + 0.1, 1.0)
+    np.testing.assert_allclose(rainy, base + streak[..., None] * (1 - base), atol=1e-6)
+    dry = streak == 0
+    np.testing.assert_allclose((rainy - clean)[dry], np.minimum(0.1, 1 - clean[dry]), atol=1e-6)
+    with pytest.raises(ValueError, match="veil"):
+        add_rain(clean, **HEAVY, veil=1.0, seed=0)
 
 
 def test_rain_rejects_bad_parameters():

@@ -57,6 +57,19 @@ def test_synthetic_rain_items_are_seeded_and_rainy(tmp_path):
     assert not torch.equal(ds[0]["A"], item["A"])
 
 
+def test_clean_fraction_leaves_items_dry(tmp_path):
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    for i in range(8):
+        write_png(clean / f"{i}.png", np.full((40, 40, 3), 30 * i, np.uint8))
+    dry = DerainDataset(None, [clean], crop_size=32, seed=1, clean_fraction=1.0)
+    assert all(torch.equal(dry[i]["A"], dry[i]["B"]) for i in range(8))
+    wet = DerainDataset(None, [clean], crop_size=32, seed=1, clean_fraction=0.0)
+    assert not any(torch.equal(wet[i]["A"], wet[i]["B"]) for i in range(8))
+    # the same crops either way: leaving an item dry does not shift the random streams
+    assert all(torch.equal(dry[i]["B"], wet[i]["B"]) for i in range(8))
+
+
 def test_pairs_and_synthetic_mix(tmp_path):
     root = make_pairs(tmp_path / "d", [("rain-1.png", "norain-1.png")])
     clean = tmp_path / "clean"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -106,9 +107,39 @@ def test_learning_rate_schedule_and_epoch_checkpoints(tmp_path):
 
 
 def test_worker_processes_give_the_same_result(tmp_path):
-    a = train("cyclegan", options("cyclegan", tmp_path / "a", max_iters=2))
-    b = train("cyclegan", options("cyclegan", tmp_path / "b", max_iters=2, workers=2))
+    # 5 iterations = 3 epochs: persistent workers must see each epoch's augmentations
+    a = train("cyclegan", options("cyclegan", tmp_path / "a", max_iters=5))
+    b = train("cyclegan", options("cyclegan", tmp_path / "b", max_iters=5, workers=2))
     assert_same_state(checkpoint(a.run_dir), checkpoint(b.run_dir))
+
+
+class _PidItems(torch.utils.data.Dataset):
+    """Items tagged with the id of the process that loaded them."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def set_epoch(self, epoch):
+        self.dataset.set_epoch(epoch)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        return {**self.dataset[index], "pid": os.getpid()}
+
+
+class _PidPix2Pix(Pix2Pix):
+    @classmethod
+    def build_dataset(cls, config):
+        return _PidItems(super().build_dataset(config))
+
+
+def test_data_workers_persist_across_epochs(tmp_path):
+    config = Pix2Pix.Config(**options("pix2pix", tmp_path / "run", workers=1))
+    trainer = Trainer(_PidPix2Pix, config)
+    pids = {int(p) for epoch in range(3) for batch in trainer.batches(epoch, 0) for p in batch["pid"]}
+    assert len(pids) == 1 and pids != {os.getpid()}  # one worker process served all three epochs
 
 
 class _Diverging(Pix2Pix):

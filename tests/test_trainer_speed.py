@@ -90,3 +90,21 @@ def test_adam_is_fused_only_on_cuda():
     if torch.cuda.is_available():
         cuda = list(nn.Linear(2, 2).cuda().parameters())
         assert adam(cuda, GANConfig()).defaults["fused"]
+
+
+@needs_data
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler")  # a skipped fp16 step
+@pytest.mark.parametrize("recipe", ["srgan", "derain", "inpaint"])
+def test_fp16_scales_the_losses_of_every_recipe(tmp_path, recipe, capsys):
+    from tests import test_recipes_derain, test_recipes_inpaint, test_recipes_srgan
+
+    options = {
+        "srgan": {**test_recipes_srgan.TINY, "data": str(DATA / "sr" / "Set5"), "patch_size": 16},
+        "derain": {**test_recipes_derain.TINY, "data": str(DATA / "derain" / "RainTrainH_mini")},
+        "inpaint": {**test_recipes_inpaint.TINY, "data": str(DATA / "sr" / "Set5")},
+    }[recipe]
+    result = train(recipe, {**options, "precision": "fp16", "max_iters": 2, "out": str(tmp_path / "run")})
+    scaler = load_checkpoint(result.checkpoint)["scaler"]
+    # update() ran after each step: the scale backed off (overflow) or its growth counter moved
+    assert scaler["scale"] != 2.0**16 or scaler["_growth_tracker"] > 0
+    assert "not scaled" not in capsys.readouterr().err

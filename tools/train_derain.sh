@@ -11,9 +11,9 @@ set -euo pipefail
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs/derain}
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} exec .venv/bin/translate train derain \
-  --data "$DATA/derain/RainTrainH_mini" --pair-repeat 8 \
-  --synthetic-rain "$DATA/sr/T91,$DATA/sr/BSD200" --light-fraction 0.5 \
+  --data "$DATA/derain/RainTrainH_mini" --pair-repeat 2 \
+  --synthetic-rain "$DATA/sr/T91,$DATA/sr/BSD200" --light-fraction 0.7 --clean-fraction 0.1 \
   --out "$OUT" --crop-size 96 --batch-size 4 --ngf 24 --growth 12 --layers-per-block 4 --levels 3 \
-  --ndf 32 --num-D 2 --lambda-perceptual 0 --lambda-adv 6.6e-3 --lr 2e-4 --beta1 0.5 \
-  --epochs 1000 --epochs-decay 0 --max-iters ${MAX_ITERS:-500} \
-  --workers 1 --device cpu --print-every 20 --sample-every 200 --save-every 50 --save-every-epochs 0 --seed 0
+  --ndf 32 --num-D 2 --lambda-perceptual 0 --lambda-adv 1e-3 --lr 2e-4 --beta1 0.5 \
+  --epochs 1000 --epochs-decay 0 --max-iters ${MAX_ITERS:-1500} \
+  --workers 1 --device cpu --print-every 20 --sample-every 200 --save-every 100 --save-every-epochs 0 --seed 0

@@ -552,7 +552,7 @@ def sr(hr_dir: str | os.PathLike, out_dir: str | os.PathLike, *, scale: int = 4,
 
 def rain(clean_dir: str | os.PathLike, out_dir: str | os.PathLike, *, seed: int = 0, light_fraction: float = 0.5,
          density: float | None = None, angle: float | None = None, length: int | None = None,
-         width: float | None = None, intensity: float | None = None,
+         width: float | None = None, intensity: float | None = None, veil: float | None = None,
          options: ConvertOptions = ConvertOptions()) -> ConvertReport:
     """Clean images -> de-raining pairs ``out_dir/rain/<name>`` and ``out_dir/norain/<name>``.
 
@@ -566,7 +566,7 @@ def rain(clean_dir: str | os.PathLike, out_dir: str | os.PathLike, *, seed: int 
     root = _existing_dir(clean_dir)
     out = _prepare_output(out_dir, [root], options)
     fixed = {k: v for k, v in dict(density=density, angle=angle, length=length, width=width,
-                                   intensity=intensity).items() if v is not None}
+                                   intensity=intensity, veil=veil).items() if v is not None}
 
     def task(path: Path) -> _Task:
         rel = path.relative_to(root).parent / (path.stem + options.suffix_for([path]))

@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from translate import distributed, precision
 from translate.config import TrainConfig, flag_name, resumable_fields, save_config_yaml
+from translate.data.datasets import EpochItems, EpochSampler
 from translate.errors import TranslateError
 from translate.fileio import atomic_write_text, atomic_writer
 from translate.imageio import write_image
@@ -188,6 +189,12 @@ class Trainer:
             set_rng_state(checkpoint["rng"])  # last: building the nets above drew random numbers
         self.scaler = distributed.prepare_recipe(self.recipe, config, self.device, self.dist, checkpoint)
         self.loader_generator = torch.Generator().manual_seed(config.seed)
+        # One loader for the whole run: its worker processes persist across epochs.
+        self.sampler = EpochSampler()
+        self.loader = DataLoader(EpochItems(self.dataset), batch_size=config.batch_size, sampler=self.sampler,
+                                 num_workers=config.workers, persistent_workers=config.workers > 0,
+                                 drop_last=False, generator=self.loader_generator,
+                                 pin_memory=self.device.type == "cuda")
 
     # -- state ---------------------------------------------------------------------------
 
@@ -236,14 +243,12 @@ class Trainer:
 
     def batches(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
         """Batches of ``epoch`` after the first ``skip`` ones (skipped items are not decoded)."""
-        self.dataset.set_epoch(epoch)
+        self.dataset.set_epoch(epoch)  # for --workers 0; worker processes get the epoch with each index
         order = distributed.rank_order(epoch_order(len(self.dataset), self.config.seed, epoch),
                                        self.config.batch_size, self.dist)[skip * self.config.batch_size:]
-        loader = DataLoader(self.dataset, batch_size=self.config.batch_size, sampler=order,
-                            num_workers=self.config.workers, drop_last=False, generator=self.loader_generator,
-                            pin_memory=self.device.type == "cuda")
+        self.sampler.start(epoch, order)
         try:
-            yield from loader
+            yield from self.loader
         except TranslateError as e:
             raise _worker_error(e) from None
 

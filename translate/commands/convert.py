@@ -105,6 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--length", type=int, help="streak length in px")
     q.add_argument("--width", type=float, help="streak widening (Gaussian sigma, px)")
     q.add_argument("--intensity", type=float, help="opacity of a streak, 0..1")
+    q.add_argument("--veil", type=float, help="brightness the mist of heavy rain adds to every pixel, 0..1 "
+                   "(drawn: 0 for light rain, up to 0.15 for heavy)")
 
     q = add("masks", "write inpainting masks (centre, block or strokes)",
             "Write --count masks mask_00001.png ... into OUT_DIR: single-channel png, 255 = hole.",
@@ -183,7 +185,7 @@ def _rain(args: argparse.Namespace) -> int:
 
     return _finish(convert.rain(args.clean_dir, args.out_dir, seed=args.seed, light_fraction=args.light_fraction,
                                 density=args.density, angle=args.angle, length=args.length, width=args.width,
-                                intensity=args.intensity, options=_options(args)))
+                                intensity=args.intensity, veil=args.veil, options=_options(args)))
 
 
 def _masks(args: argparse.Namespace) -> int:

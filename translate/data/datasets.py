@@ -25,7 +25,7 @@ import albumentations as A
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from translate.config import PREPROCESS
 from translate.errors import TranslateError
@@ -122,6 +122,43 @@ class _SeededDataset(Dataset):
     @staticmethod
     def _seed_from(rng: np.random.Generator) -> int:
         return int(rng.integers(0, 2**31 - 1))
+
+
+class EpochItems(Dataset):
+    """``dataset`` indexed by ``(epoch, index)`` pairs instead of ``index``.
+
+    The epoch travels with every index, so the worker processes of a persistent DataLoader
+    (each holding its own copy of ``dataset``) give the items of the right epoch without being
+    restarted to see a ``set_epoch`` call. ``dataset`` needs ``set_epoch(epoch)``.
+    """
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        epoch, index = key
+        self.dataset.set_epoch(epoch)  # type: ignore[attr-defined]
+        return self.dataset[index]
+
+
+class EpochSampler(Sampler):
+    """The ``(epoch, index)`` keys of one epoch for :class:`EpochItems`; :meth:`start` sets them."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[int, int]] = []
+
+    def start(self, epoch: int, order: Sequence[int]) -> None:
+        """Make the next pass over the loader give the items ``order`` of ``epoch``."""
+        self.keys = [(int(epoch), int(i)) for i in order]
+
+    def __iter__(self):
+        return iter(list(self.keys))
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
 class AlignedDataset(_SeededDataset):

@@ -128,7 +128,9 @@ class RainParams:
     ``density``: fraction of pixels that seed a streak, in (0, 1); ``angle``: streak direction in
     degrees from vertical (positive = counter-clockwise); ``length``: streak length in px;
     ``width``: Gaussian sigma in px that widens the streaks (0 = one-pixel streaks);
-    ``intensity``: opacity of an isolated streak at its brightest, in (0, 1].
+    ``intensity``: opacity of an isolated streak at its brightest, in (0, 1]; ``veil``: the
+    brightness, in [0, 1), that the mist of heavy rain adds to every pixel (Rain100H and
+    RainTrainH add about 0.03-0.15 besides their streaks; Rain100L adds none).
     """
 
     density: float
@@ -136,13 +138,15 @@ class RainParams:
     length: int
     width: float
     intensity: float
+    veil: float = 0.0
 
 
 def random_rain_params(rng: np.random.Generator | int | None = None, light_fraction: float = 0.5) -> RainParams:
     """Draw :class:`RainParams`: light drizzle with probability ``light_fraction``, else heavy rain.
 
-    Light: sparse, short, thin, faint streaks; heavy: dense, long, wider, brighter streaks at
-    steeper angles (ranges chosen to look like Rain100L / Rain100H respectively).
+    Light: sparse, short, thin, faint streaks and no mist; heavy: dense, long, wider, brighter
+    streaks at steeper angles over a veil of mist (ranges chosen to look like Rain100L /
+    Rain100H respectively).
     """
     if not 0.0 <= light_fraction <= 1.0:
         raise ValueError(f"light_fraction must be in [0, 1], got {light_fraction}")
@@ -153,7 +157,7 @@ def random_rain_params(rng: np.random.Generator | int | None = None, light_fract
                           intensity=float(rng.uniform(0.3, 0.5)))
     return RainParams(density=float(rng.uniform(0.004, 0.01)), angle=float(rng.uniform(-30, 30)),
                       length=int(rng.integers(25, 46)), width=float(rng.uniform(0.5, 0.9)),
-                      intensity=float(rng.uniform(0.45, 0.7)))
+                      intensity=float(rng.uniform(0.45, 0.7)), veil=float(rng.uniform(0.0, 0.15)))
 
 
 def _line_kernel(length: int, angle: float) -> np.ndarray:
@@ -179,19 +183,22 @@ def _streaks(seeds: np.ndarray, line: np.ndarray, width: float) -> np.ndarray:
 
 def add_rain(
     clean: np.ndarray, *, density: float, angle: float, length: int, width: float,
-    intensity: float, seed: int,
+    intensity: float, seed: int, veil: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add synthetic rain streaks to ``clean`` ((H, W, 3) or (H, W); float in [0, 1] or uint8).
 
     Uniform noise kept above ``1 - density`` seeds the streaks, which are slightly blurred,
     smeared by a line kernel of ``length`` px at ``angle``, widened by a Gaussian of sigma
     ``width`` and scaled so an isolated streak peaks at ``intensity``. The streak layer ``s``
-    (white rain) is screen-blended: ``rainy = clean + s * (1 - clean)``, i.e. alpha blending
+    (white rain) is screen-blended over the clean image brightened by the mist ``veil``:
+    ``base = min(clean + veil, 1)``, ``rainy = base + s * (1 - base)``, i.e. alpha blending
     towards white with opacity ``s``. Returns ``(rainy, streak_layer)``: (H, W, 3) / (H, W)
     float32 in [0, 1]. Deterministic for a given ``seed``.
     """
     if not 0.0 < density < 1.0:
         raise ValueError(f"density must be in (0, 1), got {density}")
+    if not 0.0 <= veil < 1.0:
+        raise ValueError(f"veil must be in [0, 1), got {veil}")
     if length < 1 or width < 0 or not 0.0 < intensity <= 1.0:
         raise ValueError(f"need length >= 1, width >= 0, 0 < intensity <= 1; got {length}, {width}, {intensity}")
     if clean.ndim not in (2, 3):
@@ -212,6 +219,7 @@ def add_rain(
     streak = np.clip(_streaks(seeds, line, width) / peak, 0.0, 1.0) * intensity
 
     blend = streak[..., None] if image.ndim == 3 else streak
+    image = np.minimum(image + veil, 1.0) if veil else image
     rainy = image + blend * (1.0 - image)
     return np.clip(rainy, 0.0, 1.0).astype(np.float32), streak.astype(np.float32)
 

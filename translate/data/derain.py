@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -66,13 +67,14 @@ class DerainDataset(_SeededDataset):
     by synthetic-rain items from the images of ``clean_dirs``.
 
     ``crop_size`` random crops (images smaller than the crop are reflect-padded), random flips;
-    ``light_fraction`` is the share of synthetic items with light rain. Raises TranslateError
-    when there is no data at all.
+    ``light_fraction`` is the share of synthetic items with light rain; ``clean_fraction`` the
+    share left dry (input = target), which teaches the network to leave rain-free content,
+    such as bright walls and sky, alone. Raises TranslateError when there is no data at all.
     """
 
     def __init__(self, pairs_root: str | os.PathLike | None, clean_dirs: Sequence[str | os.PathLike] = (),
                  crop_size: int = 128, flip: bool = True, seed: int = 0, light_fraction: float = 0.5,
-                 pair_repeat: int = 1):
+                 pair_repeat: int = 1, clean_fraction: float = 0.0):
         super().__init__(seed)
         if pair_repeat < 1:
             raise ValueError(f"pair_repeat must be >= 1, got {pair_repeat}")
@@ -83,6 +85,7 @@ class DerainDataset(_SeededDataset):
             raise TranslateError("no de-raining data: give --data DIR with rain/ and norain/ and/or "
                                  "--synthetic-rain CLEAN_DIR[,CLEAN_DIR...]")
         self.light_fraction = light_fraction
+        self.clean_fraction = clean_fraction
         self.transform = build_transform("crop", crop_size, crop_size, flip, paired=True)
 
     def __len__(self) -> int:
@@ -105,7 +108,10 @@ class DerainDataset(_SeededDataset):
             self.transform.set_random_seed(self._seed_from(rng))
             clean = self.transform(image=read_image(clean_path).rgb)["image"]
             params = random_rain_params(rng, self.light_fraction)
-            rainy, _ = add_rain(clean, density=params.density, angle=params.angle, length=params.length,
-                                width=params.width, intensity=params.intensity, seed=self._seed_from(rng))
+            streak_seed = self._seed_from(rng)
+            if rng.random() < self.clean_fraction:
+                rainy = clean
+            else:
+                rainy, _ = add_rain(clean, **asdict(params), seed=streak_seed)
         return {"A": to_tensor(rainy, 3), "B": to_tensor(clean, 3), "A_path": str(rain_path),
                 "B_path": str(clean_path)}

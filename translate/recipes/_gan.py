@@ -11,7 +11,6 @@ from translate.cards import ModelCard, size_multiple
 from translate.config import GANConfig, TrainConfig
 from translate.losses import GANLoss, gradient_penalty
 from translate.nets import build_discriminator, build_generator, init_weights
-from translate.precision import backward, step  # noqa: F401  (recipes' loss.backward / optimizer.step: fp16 scaling)
 
 
 def make_generator(config: GANConfig, input_nc: int, output_nc: int, device: torch.device) -> nn.Module:

@@ -24,8 +24,9 @@ from translate.data.datasets import UnalignedDataset
 from translate.errors import TranslateError
 from translate.losses import GANLoss, ImagePool
 from translate.recipes import Recipe, register
-from translate.recipes._gan import (adam, backward, discriminator_loss, generator_card, linear_decay,
-                                    make_discriminator, make_generator, set_requires_grad, step)
+from translate.precision import backward, step
+from translate.recipes._gan import (adam, discriminator_loss, generator_card, linear_decay, make_discriminator,
+                                    make_generator, set_requires_grad)
 
 
 @dataclass

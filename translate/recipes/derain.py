@@ -25,12 +25,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from translate.cards import ModelCard
-from translate.config import TrainConfig, opt
+from translate.config import TrainConfig, flag_name, opt
 from translate.data.derain import RAIN_DIRS, DerainDataset
 from translate.errors import TranslateError
 from translate.losses import GAN_MODES, GANLoss
 from translate.nets import build_discriminator, build_generator, init_weights
 from translate.recipes import Recipe, register
+from translate.precision import backward, step
 from translate.recipes._gan import adam, discriminator_loss, linear_decay, set_requires_grad
 
 
@@ -43,6 +44,7 @@ class DerainConfig(TrainConfig):
     synthetic_rain: str = opt("", "comma-separated folders of clean images that get synthetic rain on the fly "
                               "(mixed with the pairs of --data)", resumable=True, metavar="DIRS")
     light_fraction: float = opt(0.5, "share of synthetic items with light rain (the rest heavy)")
+    clean_fraction: float = opt(0.0, "share of synthetic items left without rain (input = target)")
     pair_repeat: int = opt(1, "times each real rain/norain pair appears per epoch (to balance many synthetic images)")
     ngf: int = opt(32, "generator filters after the first conv")
     growth: int = opt(16, "channels each dense layer adds")
@@ -65,8 +67,9 @@ class DerainConfig(TrainConfig):
                 raise TranslateError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.crop_size % 2 ** self.levels:
             raise TranslateError(f"--crop-size {self.crop_size} must be a multiple of 2**levels = {2 ** self.levels}")
-        if not 0 <= self.light_fraction <= 1:
-            raise TranslateError(f"--light-fraction must be in [0, 1], got {self.light_fraction}")
+        for name in ("light_fraction", "clean_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise TranslateError(f"--{flag_name(name)} must be in [0, 1], got {getattr(self, name)}")
         weights = {"lambda-pixel": self.lambda_pixel, "lambda-adv": self.lambda_adv,
                    "lambda-perceptual": self.lambda_perceptual or 0.0}
         bad = [k for k, v in weights.items() if v < 0]
@@ -122,7 +125,8 @@ class Derain(Recipe):
         clean = [data] if pairs is None else []
         clean += [Path(d.strip()) for d in config.synthetic_rain.split(",") if d.strip()]
         return DerainDataset(pairs, clean, crop_size=config.crop_size, flip=config.flip, seed=config.seed,
-                             light_fraction=config.light_fraction, pair_repeat=config.pair_repeat)
+                             light_fraction=config.light_fraction, pair_repeat=config.pair_repeat,
+                             clean_fraction=config.clean_fraction)
 
     val_y_channel = True  # scored on the luma, as `translate eval derain` and the papers do
 
@@ -148,8 +152,8 @@ class Derain(Recipe):
             self.optimizers["D"].zero_grad(set_to_none=True)
             loss_D, parts = discriminator_loss(self.gan, D, torch.cat([rainy, clean], 1),
                                                torch.cat([rainy, fake], 1), cfg.lambda_gp)
-            loss_D.backward()
-            self.optimizers["D"].step()
+            backward(loss_D)
+            step(self.optimizers["D"])
             losses.update({f"D_{k}": v for k, v in parts.items()})
 
         set_requires_grad([D], False)
@@ -162,8 +166,8 @@ class Derain(Recipe):
         if cfg.lambda_adv > 0:
             losses["G_GAN"] = self.gan(D(torch.cat([rainy, fake], 1)), True, for_discriminator=False) * cfg.lambda_adv
             total = total + losses["G_GAN"]
-        total.backward()
-        self.optimizers["G"].step()
+        backward(total)
+        step(self.optimizers["G"])
         set_requires_grad([D], True)
 
         self.visuals = [rainy.detach(), fake.detach().clamp(-1, 1), clean.detach()]
@@ -175,7 +179,8 @@ class Derain(Recipe):
     def cards(self) -> dict[str, dict[str, Any]]:
         cfg = self.config
         extra = {"lambda_perceptual": self.lambda_perceptual, "lambda_adv": cfg.lambda_adv,
-                 "synthetic_rain": cfg.synthetic_rain, "light_fraction": cfg.light_fraction}
+                 "synthetic_rain": cfg.synthetic_rain, "light_fraction": cfg.light_fraction,
+                 "clean_fraction": cfg.clean_fraction}
         card = ModelCard(name=f"run:{self.run_name}", task="derain", generator=dict(self.generator), mean=0.5,
                          std=0.5, multiple=2 ** cfg.levels, licence="user-trained", source="translate train derain",
                          description=f"ID-CGAN de-raining ({cfg.ngf} filters, growth {cfg.growth}) trained by "

@@ -27,6 +27,7 @@ from translate.errors import TranslateError
 from translate.losses import GAN_MODES, GANLoss
 from translate.nets import build_discriminator, build_generator, init_weights
 from translate.recipes import Recipe, register
+from translate.precision import backward, step
 from translate.recipes._gan import adam, discriminator_loss, linear_decay, set_requires_grad
 
 
@@ -132,8 +133,8 @@ class Inpaint(Recipe):
         if cfg.lambda_adv > 0:
             self.optimizers["D"].zero_grad(set_to_none=True)
             loss_D, parts = discriminator_loss(self.gan, D, real, composite, cfg.lambda_gp)
-            loss_D.backward()
-            self.optimizers["D"].step()
+            backward(loss_D)
+            step(self.optimizers["D"])
             losses.update({f"D_{k}": v for k, v in parts.items()})
 
         set_requires_grad([D], False)
@@ -144,8 +145,8 @@ class Inpaint(Recipe):
         if cfg.lambda_adv > 0:
             losses["G_GAN"] = self.gan(D(composite), True, for_discriminator=False) * cfg.lambda_adv
             total = total + losses["G_GAN"]
-        total.backward()
-        self.optimizers["G"].step()
+        backward(total)
+        step(self.optimizers["G"])
         set_requires_grad([D], True)
 
         self.visuals = [(real * (1 - mask)).detach(), composite.detach(), real.detach()]

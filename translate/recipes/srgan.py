@@ -28,6 +28,7 @@ from translate.losses import GANLoss
 from translate.nets import build_generator, describe
 from translate.nets.srresnet import VGGStyleDiscriminator
 from translate.recipes import Recipe, register
+from translate.precision import backward, step
 from translate.recipes._gan import adam, discriminator_loss, linear_decay, set_requires_grad
 
 
@@ -155,15 +156,15 @@ class SRGAN(Recipe):
         if cfg.stage == "pretrain":
             self.optimizers["G"].zero_grad(set_to_none=True)
             loss = self._pixel(sr, hr)
-            loss.backward()
-            self.optimizers["G"].step()
+            backward(loss)
+            step(self.optimizers["G"])
             losses = {"G_pixel": loss}
         else:
             D = self.nets["D"]
             self.optimizers["D"].zero_grad(set_to_none=True)
             loss_D, parts = discriminator_loss(self.gan, D, hr, sr, 0.0)
-            loss_D.backward()
-            self.optimizers["D"].step()
+            backward(loss_D)
+            step(self.optimizers["D"])
 
             set_requires_grad([D], False)
             self.optimizers["G"].zero_grad(set_to_none=True)
@@ -174,8 +175,8 @@ class SRGAN(Recipe):
             if cfg.lambda_pixel:
                 losses["G_pixel"] = self._pixel(sr, hr) * cfg.lambda_pixel
                 total = total + losses["G_pixel"]
-            total.backward()
-            self.optimizers["G"].step()
+            backward(total)
+            step(self.optimizers["G"])
             set_requires_grad([D], True)
             losses.update({f"D_{k}": v for k, v in parts.items()})
         up = F.interpolate(lr, scale_factor=cfg.scale, mode="nearest")
