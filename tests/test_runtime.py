@@ -121,12 +121,48 @@ def test_files_that_are_not_translate_models(model, tmp_path):
         Session(path, device="gpu")
 
 
-def test_cuda_is_never_a_silent_fallback(model):
+def test_cuda_is_never_a_silent_fallback(model, capfd):
     path, _ = model
     try:
         session = Session(path, device="cuda")
     except TranslateError as e:
         assert "CUDA" in str(e) and "\n" not in str(e)
+        assert capfd.readouterr().err == ""  # onnxruntime's library-loading errors are silenced
         assert Session(path, device="auto").providers == ["CPUExecutionProvider"]
     else:  # a machine where onnxruntime can use the GPU
         assert session.providers[0] == "CUDAExecutionProvider" and session.device == "cuda"
+
+
+def test_io_binding_gives_the_same_outputs_and_reuses_its_buffer(model):
+    path, _ = model
+    plain = Session(path, device="cpu").backend
+    bound = Session(path, device="cpu", io_binding=True).backend
+    assert bound.io_binding and not plain.io_binding  # on the CPU binding is opt-in; on CUDA the default
+    rng = np.random.default_rng(1)
+    a, b = (rng.uniform(-1, 1, (2, 3, 24, 32)).astype(np.float32) for _ in range(2))
+    c = rng.uniform(-1, 1, (1, 3, 16, 40)).astype(np.float32)
+    first = bound(a)
+    kept = dict(bound._outputs)
+    second = bound(b)  # same shape: the kept output buffer is bound again
+    assert bound._outputs.keys() == kept.keys() and len(kept) == 1
+    np.testing.assert_array_equal(first, plain(a))  # not overwritten by the second run
+    np.testing.assert_array_equal(second, plain(b))
+    np.testing.assert_array_equal(bound(c), plain(c))  # a new shape gets its own buffer
+    assert len(bound._outputs) == 2
+
+
+def test_a_provider_without_float16_kernels_is_one_clear_line(model, monkeypatch):
+    # onnxruntime's CPU provider runs float16 graphs by inserting casts, so no provider here lacks
+    # fp16 kernels; this feeds the error such a provider raises (e.g. an older onnxruntime or an
+    # execution provider without half support) through the session opening.
+    import onnxruntime
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an implementation for "
+                           "Conv(11) node with name '/Conv' (tensor(float16))\nmore detail")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    path, _ = model
+    with pytest.raises(TranslateError, match="an --fp16 export needs a GPU: export without --fp16") as err:
+        Session(path, device="cpu")
+    assert "\n" not in str(err.value)

@@ -240,6 +240,20 @@ def _to_fp16(model: "onnx.ModelProto") -> "onnx.ModelProto":
     from onnxruntime.transformers.onnx_model import OnnxModel
 
     converted = convert_float_to_float16(model, keep_io_types=True)
+    # The converter leaves some intermediate value_info entries typed float32 (e.g. around
+    # PixelShuffle's reshapes), which the full checker rejects; shape inference recomputes them.
+    del converted.graph.value_info[:]
+    # It also inserts the same Cast once per consumer of a value read by several blocked nodes
+    # (the de-raining net's residual input): identical copies of one node break SSA form.
+    produced: set[bytes] = set()
+    unique = []
+    for node in converted.graph.node:
+        key = node.SerializeToString()
+        if key not in produced:
+            produced.add(key)
+            unique.append(node)
+    del converted.graph.node[:]
+    converted.graph.node.extend(unique)
     # The converter appends the input casts at the end of the node list; the checker (and
     # other tools) want nodes in topological order.
     OnnxModel(converted).topological_sort()

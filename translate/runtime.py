@@ -16,9 +16,10 @@ Devices: ``cpu``; ``cuda`` (CUDAExecutionProvider only, with CPU fallback disabl
 machine where onnxruntime cannot use CUDA raises instead of silently running on the CPU;
 cuDNN picks convolution algorithms heuristically, because the exhaustive default re-benchmarks
 every new input size); ``tensorrt`` (TensorRT, then CUDA, engines cached under the
-`translate` cache folder); ``auto`` (CUDA when onnxruntime can use it, else CPU). No IO
-binding: the pipeline hands numpy batches in and needs numpy out, so every call copies
-host -> device -> host once whichever way the tensors are bound.
+`translate` cache folder); ``auto`` (CUDA when onnxruntime can use it, else CPU). On a GPU the
+backend uses IO binding: each input is copied to the device once and the output lands in a
+device buffer that is kept and reused while the tile / batch shape stays the same (tiles of a
+large image all share one shape), then copied back once; onnxruntime allocates nothing per call.
 
 Metadata: `translate export` stores a JSON object under the ONNX ``metadata_props`` key
 ``"translate"`` (:data:`METADATA_KEY`); its ``"card"`` is the full model card.
@@ -50,8 +51,8 @@ TENSORRT = "TensorrtExecutionProvider"
 CUDA_OPTIONS = {"cudnn_conv_algo_search": "HEURISTIC"}
 
 # onnxruntime's warnings (e.g. which nodes a provider placed on the CPU) are noise to a user;
-# errors stay visible. The CUDA probe of device "auto" hides errors too: onnxruntime-gpu logs
-# one for every CUDA library it cannot load, even when it then runs fine on the CPU.
+# errors stay visible. While a session is being created even errors are hidden: onnxruntime-gpu
+# logs one for every CUDA library it cannot load, and _open turns a failure into one line.
 onnxruntime.set_default_logger_severity(3)
 
 
@@ -78,10 +79,10 @@ def read_metadata(session: onnxruntime.InferenceSession, path: str | os.PathLike
     return metadata
 
 
-def _session_options(threads: int | None, *, forbid_cpu_fallback: bool, quiet: bool) -> onnxruntime.SessionOptions:
+def _session_options(threads: int | None, *, forbid_cpu_fallback: bool) -> onnxruntime.SessionOptions:
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 4 if quiet else 3
+    options.log_severity_level = 4  # errors reach the caller as exceptions (one line from _open)
     if threads:
         options.intra_op_num_threads = threads
     if forbid_cpu_fallback:
@@ -108,18 +109,16 @@ _UNUSABLE_GPU = ("fallback to CPU EP has been explicitly disabled", "Conflicting
                  "Failed to load", "EP Error")
 
 
-def _open(model: bytes | str, path: str | os.PathLike, device: str, threads: int | None,
-          quiet: bool = False) -> onnxruntime.InferenceSession:
+def _open(model: bytes | str, path: str | os.PathLike, device: str, threads: int | None) -> onnxruntime.InferenceSession:
     """An InferenceSession on exactly ``device`` (cpu / cuda / tensorrt) or a TranslateError.
 
-    ``quiet`` hides onnxruntime's own error log lines (used when probing CUDA for ``auto``).
+    onnxruntime's own log lines are hidden while the session is created: a failure becomes
+    one TranslateError line instead.
     """
-    if quiet:
-        onnxruntime.set_default_logger_severity(4)
+    onnxruntime.set_default_logger_severity(4)
     try:
         session = onnxruntime.InferenceSession(
-            model, _session_options(threads, forbid_cpu_fallback=device != "cpu", quiet=quiet),
-            providers=_providers(device))
+            model, _session_options(threads, forbid_cpu_fallback=device != "cpu"), providers=_providers(device))
     except InvalidProtobuf:
         raise TranslateError(f"{path}: not an ONNX model (cannot parse it); export one with `translate export`") from None
     except Exception as e:  # noqa: BLE001 - onnxruntime raises several types with its own messages
@@ -134,8 +133,7 @@ def _open(model: bytes | str, path: str | os.PathLike, device: str, threads: int
                                  f"GPU: export without --fp16 for the CPU") from None
         raise TranslateError(f"{path}: onnxruntime cannot load this model ({message[:300]})") from None
     finally:
-        if quiet:
-            onnxruntime.set_default_logger_severity(3)
+        onnxruntime.set_default_logger_severity(3)
     if device != "cpu" and CUDA not in session.get_providers():
         raise TranslateError(f"device '{device}': onnxruntime is not using CUDA on this machine; use device 'cpu' or 'auto'")
     return session
@@ -147,10 +145,17 @@ class OrtBackend:
     The channels are split among the model's inputs in their order (an inpainting model's
     ``image`` and ``mask`` arrive concatenated, as the pipeline passes extra inputs). A model
     exported with a fixed batch N runs any batch in chunks of N, the last one padded.
+
+    ``io_binding`` (default: on when the session runs on CUDA) binds the inputs and a reused
+    output buffer on the session's device instead of letting ``run`` allocate per call.
     """
 
-    def __init__(self, session: onnxruntime.InferenceSession):
+    def __init__(self, session: onnxruntime.InferenceSession, io_binding: bool | None = None):
         self.session = session
+        on_gpu = session.get_providers()[0] in (CUDA, TENSORRT)
+        self.io_binding = on_gpu if io_binding is None else bool(io_binding)
+        self.device_type = "cuda" if on_gpu else "cpu"
+        self._outputs: dict[tuple[int, ...], Any] = {}  # input shape -> its bound output OrtValue
         inputs = session.get_inputs()
         self.input_names = [i.name for i in inputs]
         self.input_channels = [i.shape[1] for i in inputs]
@@ -163,7 +168,22 @@ class OrtBackend:
     def _run(self, x: np.ndarray) -> np.ndarray:
         parts = np.split(x, np.cumsum(self.input_channels)[:-1], axis=1)
         feed = {name: np.ascontiguousarray(part, dtype=np.float32) for name, part in zip(self.input_names, parts)}
-        return self.session.run([self.output_name], feed)[0]
+        if not self.io_binding:
+            return self.session.run([self.output_name], feed)[0]
+        binding = self.session.io_binding()
+        for name, array in feed.items():
+            binding.bind_ortvalue_input(name, onnxruntime.OrtValue.ortvalue_from_numpy(array, self.device_type, 0))
+        kept = self._outputs.get(x.shape)
+        if kept is None:  # a new input shape: onnxruntime allocates the output on the device, we keep it
+            binding.bind_output(self.output_name, self.device_type)
+        else:
+            binding.bind_ortvalue_output(self.output_name, kept)
+        self.session.run_with_iobinding(binding)
+        if kept is None:
+            if len(self._outputs) >= 4:  # tiles share one shape; do not hoard memory for every image size
+                self._outputs.pop(next(iter(self._outputs)))
+            self._outputs[x.shape] = binding.get_outputs()[0]
+        return binding.copy_outputs_to_cpu()[0]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 4 or x.shape[1] != sum(self.input_channels):
@@ -186,14 +206,15 @@ class Session(Translator):
 
     ``device`` is ``auto`` (CUDA when onnxruntime can use it, else CPU), ``cpu``, ``cuda`` or
     ``tensorrt``; ``threads`` sets onnxruntime's intra-op threads (default: one per physical
-    core). ``session(array)`` maps an (H, W), (H, W, 3) RGB or (H, W, 4) RGBA uint8 / uint16
+    core); ``io_binding`` as in :class:`OrtBackend`. ``session(array)`` maps an (H, W), (H, W, 3) RGB or (H, W, 4) RGBA uint8 / uint16
     array to the translated array of the same layout (gray becomes RGB; alpha is kept), times
     the model's scale; ``translate_file(src, dst)`` works on files. Attributes: ``card``
     (:class:`ModelCard`), ``metadata`` (the embedded JSON), ``providers`` (in use),
     ``backend`` (:class:`OrtBackend`), ``path``.
     """
 
-    def __init__(self, path: str | os.PathLike, device: str = "auto", *, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike, device: str = "auto", *, threads: int | None = None,
+                 io_binding: bool | None = None):
         if device not in DEVICES:
             raise TranslateError(f"unknown device '{device}'; use one of {', '.join(DEVICES)}")
         self.path = Path(path)
@@ -214,14 +235,13 @@ class Session(Translator):
         used = "cuda" if CUDA in self.providers else "cpu"
         if TENSORRT in self.providers:
             used = "tensorrt"
-        super().__init__(OrtBackend(session), card, device=used)
+        super().__init__(OrtBackend(session, io_binding), card, device=used)
 
     def _open_auto(self, model: str, threads: int | None) -> onnxruntime.InferenceSession:
         if CUDA not in onnxruntime.get_available_providers():
             return _open(model, self.path, "cpu", threads)
         try:
-            # Probing makes onnxruntime-gpu log an error per missing CUDA library: hidden.
-            return _open(model, self.path, "cuda", threads, quiet=True)
+            return _open(model, self.path, "cuda", threads)
         except TranslateError as e:
             if "cannot use" not in str(e) and "not using CUDA" not in str(e):
                 raise
