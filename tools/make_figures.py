@@ -3,12 +3,13 @@
     python tools/make_figures.py        # writes docs/results_{sr,derain,inpaint}.png
 
 Only the public-domain sample (docs/samples/astronaut_hr.png) is used, so the pictures can be
-redistributed: SR from its 4x MATLAB-bicubic downscale, de-raining from synthetic heavy rain of our
-generator (seed 3), inpainting from a 64x64 centre hole in a 128x128 crop.
+redistributed: SR from its 4x MATLAB-bicubic downscale, de-raining from synthetic heavy rain (streaks
+and mist) of our generator (seed 3), inpainting from a 64x64 centre hole in a 128x128 crop.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -51,8 +52,7 @@ def main() -> None:
 
     clean = hr[::2, ::2].copy()  # 256x256
     params = random_rain_params(3, light_fraction=0.0)
-    rainy, _ = add_rain(clean, density=params.density, angle=params.angle, length=params.length,
-                        width=params.width, intensity=params.intensity, seed=3)
+    rainy, _ = add_rain(clean, **asdict(params), seed=3)
     rainy = to_uint(rainy) if rainy.dtype != np.uint8 else rainy
     derained = translate.load("derain", device="cpu")(rainy)
     sheet(docs / "results_derain.png", [
