@@ -48,3 +48,15 @@ def test_discriminator_gives_one_logit_per_image_at_any_size():
     d = VGGStyleDiscriminator(3, num_feat=8)
     assert d(torch.rand(2, 3, 32, 32)).shape == (2, 1)
     assert d(torch.rand(1, 3, 48, 40)).shape == (1, 1)
+
+
+@pytest.mark.parametrize("mode", ["bicubic", "bilinear"])
+@pytest.mark.parametrize("scale", [2, 3, 4, 8])
+def test_fixed_upsample_is_interpolate(mode, scale):
+    # the skip path as a convolution + PixelShuffle (fast in onnxruntime) computes F.interpolate
+    from translate.nets.srresnet import FixedUpsample
+
+    x = torch.rand(2, 3, 13, 17)
+    expected = torch.nn.functional.interpolate(x, scale_factor=scale, mode=mode, align_corners=False)
+    torch.testing.assert_close(FixedUpsample(scale, mode, 3)(x), expected, atol=2e-6, rtol=0)
+    assert not FixedUpsample(scale, mode, 3).state_dict()  # no new keys in checkpoints

@@ -1,12 +1,15 @@
 """Inference speed of the generators: PyTorch (eager, channels_last, torch.compile) vs onnxruntime.
 
 For each model family (CycleGAN resnet_9blocks ngf 64 instance norm, pix2pix unet_256 ngf 64
-batch norm; random weights, speed does not depend on them), input size and batch size, every
+batch norm, random weights: speed does not depend on them; and our shipped sr-x4, derain and
+inpaint models with their weights, the context encoder at its one 128x128 input size with a
+centre-hole mask), input size and batch size, every
 backend runs on the same float32 NCHW numpy batch, round-robin: one call of each backend per
 round, so a change of machine load during the run hits all of them alike. Reported: median
 milliseconds per image and images per second, and the median over rounds of the per-round
 ratio eager / onnxruntime (robust to load drifts). Plus the start-up time (subprocess wall
-time) of ``translate run model.onnx img.png`` vs ``translate run model.pth img.png``.
+time) of ``translate run model.onnx img.png`` vs ``translate run model.pth img.png`` (CycleGAN
+and pix2pix).
 
 Thread settings for a fair comparison: torch uses ``torch.set_num_threads(physical cores)``,
 onnxruntime ``intra_op_num_threads = physical cores`` with ORT_ENABLE_ALL and sequential
@@ -16,6 +19,10 @@ TensorRT columns are added.
 
     python tools/bench_infer.py --quick          # 256x256, batch 1, few rounds (a minute or two)
     python tools/bench_infer.py                  # 256 and 512, batch 1 and 8, all backends
+
+Memory: sr-x4 at 512x512, batch 8 makes 2048x2048 outputs whose intermediate features need over
+24 GiB (the run is killed by the OOM killer on the 24 GiB development machine, and a killed run
+prints nothing): measure it with ``--sizes 512 --batches 1`` there, and use --tile in practice.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ FAMILIES = {
                  "use_dropout": False, "padding_type": "reflect"},
     "pix2pix": {"arch": "unet_256", "input_nc": 3, "output_nc": 3, "ngf": 64, "norm": "batch", "use_dropout": True},
 }
+#: Our shipped models, benchmarked with their trained weights (``weights/<name>.safetensors``).
+SHIPPED = ("sr-x4", "derain", "inpaint")
 EAGER = "torch eager"
 ORT_CPU = "ort cpu"
 
@@ -78,17 +87,32 @@ def cpu_name() -> str:
 
 
 def build(family: str, seed: int = 0):
-    """A randomly initialised generator of ``family`` in eval mode, and its card."""
+    """A randomly initialised generator of ``family`` (a shipped model: its trained weights) in
+    eval mode, and its card."""
     import torch
 
     from translate.cards import ModelCard, size_multiple
+    from translate.inference import load_model
     from translate.nets import build_generator, init_weights
 
+    if family in SHIPPED:
+        return load_model(family)
     torch.manual_seed(seed)
     config = FAMILIES[family]
     net = init_weights(build_generator(**config)).eval()
     card = ModelCard(name=f"bench/{family}", task=family, generator=dict(config), multiple=size_multiple(config))
     return net, card
+
+
+def bench_input(card, batch: int, size: int) -> np.ndarray:
+    """A (batch, C, size, size) float32 network input: random pixels in [-1, 1]; an inpainting
+    model also gets its mask channel (the 64x64 centre hole of a 128x128 window)."""
+    x = np.random.default_rng(size + batch).uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+    if card.task != "inpaint":
+        return x
+    mask = np.zeros((batch, 1, size, size), np.float32)
+    mask[..., size // 4:size - size // 4, size // 4:size - size // 4] = 1.0
+    return np.concatenate([x, mask], 1)
 
 
 def torch_backends(net, card, args, notes: list[str]) -> dict[str, Callable[[np.ndarray], object]]:
@@ -219,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="256x256, batch 1, 3 rounds, no torch.compile")
-    parser.add_argument("--families", nargs="+", choices=sorted(FAMILIES), default=sorted(FAMILIES))
+    parser.add_argument("--families", nargs="+", choices=sorted(FAMILIES) + list(SHIPPED),
+                        default=sorted(FAMILIES) + list(SHIPPED))
     parser.add_argument("--sizes", nargs="+", type=int, help="input sizes (default 256 512; --quick 256)")
     parser.add_argument("--batches", nargs="+", type=int, help="batch sizes (default 1 8; --quick 1)")
     parser.add_argument("--rounds", type=int, help="timed rounds per setting (default 7; --quick 3)")
@@ -245,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(threads)
     print(f"# Inference benchmark\n\n{cpu_name()}, {threads} threads (physical cores {physical_cores()}, "
           f"logical {os.cpu_count()}); torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; "
-          f"median of {rounds} round-robin rounds after {args.warmup} warm-up call(s); random weights.\n",
+          f"median of {rounds} round-robin rounds after {args.warmup} warm-up call(s); random weights for "
+          f"CycleGAN and pix2pix, trained ones for the shipped models.\n",
           flush=True)
     rows, columns, notes, startups = [], [], [], []
     # A SIGTERM (e.g. `timeout`) or Ctrl-C still prints the rows measured so far.
@@ -265,12 +291,13 @@ def main(argv: list[str] | None = None) -> int:
                     except Exception as e:  # noqa: BLE001
                         notes.append(f"{family}: fp16 export failed: {e}")
                 fns = {**torch_backends(net, card, args, notes), **ort_backends(onnx_fp32, onnx_fp16, threads, args, notes)}
-                for size in sizes:
+                image_size = (card.extra or {}).get("image_size")  # the context encoder takes one size
+                for size in [image_size] if image_size else sizes:
                     if size % card.multiple:
                         notes.append(f"{family}: size {size} is not a multiple of {card.multiple}; skipped")
                         continue
                     for batch in batches:
-                        x = np.random.default_rng(size + batch).uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+                        x = bench_input(card, batch, size)
                         times = measure(dict(fns), x, rounds, args.warmup, notes)
                         for name in times:
                             if name not in columns:
@@ -283,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"  measured {family} {size} batch {batch}: "
                               + ", ".join(f"{n} {statistics.median(t) / batch:.0f} ms/img" for n, t in times.items()),
                               file=sys.stderr, flush=True)
-                if family == "cyclegan" or not args.quick:
+                if family in FAMILIES and (family == "cyclegan" or not args.quick):
                     onnx_s, pth_s = startup(folder, net, card, onnx_fp32, startup_repeats)
                     startups.append((family, onnx_s, pth_s))
     except KeyboardInterrupt:

@@ -1,9 +1,9 @@
 """Training speed per recipe: iterations/s, images/s and achieved FLOP/s vs the matmul peak.
 
-For each recipe (pix2pix and cyclegan by default; other recipes whose ``train_step`` takes a batch
-``{"A": (B, C, H, W), "B": (B, C, H, W)}`` in [-1, 1] with ``--recipes``), size and batch, the
-recipe is built with its reference defaults (pix2pix: U-Net 256 batch norm, CycleGAN: ResNet 9
-blocks instance norm, ngf = ndf = 64) and trained on random batches (the speed of the math does
+For each recipe (pix2pix and cyclegan by default; srgan, derain and inpaint with ``--recipes``),
+size and batch, the recipe is built with its reference defaults (pix2pix: U-Net 256 batch norm,
+CycleGAN: ResNet 9 blocks instance norm, ngf = ndf = 64; srgan: the pixel-loss stage, size = the
+HR patch; inpaint: its one 128x128 size with centre holes) and trained on random batches (the speed of the math does
 not depend on the pixels; data loading is excluded) under each variant: fp32, bf16 (autocast),
 channels_last and torch.compile, exactly as `translate train --precision / --channels-last /
 --compile` apply them (:func:`translate.distributed.prepare_recipe`).
@@ -70,17 +70,30 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def random_batch(recipe_name: str, config, batch: int, size: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """What the recipe's data loader would give, with random pixels."""
+    def rand(channels: int, side: int) -> torch.Tensor:
+        return torch.rand(batch, channels, side, side, device=device) * 2 - 1
+
+    if recipe_name == "srgan":  # HR patches of `size`, their LR in [0, 1]
+        return {"lr": rand(3, size // config.scale) * 0.5 + 0.5, "hr": rand(3, size) * 0.5 + 0.5}
+    if recipe_name == "inpaint":
+        mask = torch.zeros(batch, 1, size, size, device=device)
+        mask[..., size // 4:size - size // 4, size // 4:size - size // 4] = 1.0
+        return {"A": rand(3, size), "M": mask}
+    return {"A": rand(getattr(config, "input_nc", 3), size), "B": rand(getattr(config, "output_nc", 3), size)}
+
+
 def build(recipe_name: str, variant: dict, size: int, batch: int, device: torch.device):
     """The recipe under ``variant`` with a random batch and the step function the trainer runs."""
     recipe_cls = get_recipe(recipe_name)
+    extra = {"patch_size": size} if recipe_name == "srgan" else {}
     config = recipe_cls.Config(data="-", out="-", batch_size=batch, load_size=size, crop_size=size,
-                               preprocess="none", device=device.type, **variant)
+                               preprocess="none", device=device.type, **extra, **variant)
     torch.manual_seed(0)
     recipe = recipe_cls(config, device, "bench")
     scaler = distributed.prepare_recipe(recipe, config, device, distributed.DistInfo())
-    in_nc, out_nc = getattr(config, "input_nc", 3), getattr(config, "output_nc", 3)
-    data = {"A": torch.rand(batch, in_nc, size, size, device=device) * 2 - 1,
-            "B": torch.rand(batch, out_nc, size, size, device=device) * 2 - 1}
+    data = random_batch(recipe_name, config, batch, size, device)
     if config.channels_last:
         data = precision.batch_to_channels_last(data)
 
@@ -118,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1 warm-up + 2 timed iterations, "
                         "variants fp32 bf16 channels_last")
-    parser.add_argument("--recipes", nargs="+", default=["pix2pix", "cyclegan"])
+    parser.add_argument("--recipes", nargs="+", default=["pix2pix", "cyclegan"],
+                        choices=["pix2pix", "cyclegan", "srgan", "derain", "inpaint"])
     parser.add_argument("--sizes", nargs="+", type=int, help="crop sizes (default 256; pix2pix's U-Net 256 needs "
                         "multiples of 256)")
     parser.add_argument("--batches", nargs="+", type=int, default=[1], help="batch sizes (default 1)")
@@ -153,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'GFLOP/it':>9} {'GFLOP/s':>8} {'of peak':>7}", flush=True)
     rows = []
     for recipe_name in args.recipes:
-        for size in sizes:
+        for size in [128] if recipe_name == "inpaint" else sizes:  # the context encoder's one size
             for batch in args.batches:
                 flops = None
                 for variant in variants:

@@ -97,7 +97,8 @@ class TrainConfig:
         if self.max_iters is not None and self.max_iters < 1:
             raise TranslateError(f"--max-iters must be >= 1, got {self.max_iters}")
         if self.precise_bn and self.sync_bn:
-            raise TranslateError("--precise-bn recomputes statistics in one process; it cannot be combined with --sync-bn")
+            raise TranslateError("--precise-bn recomputes statistics in one process; it cannot be combined with "
+                                 "--sync-bn")
         if self.lr <= 0:
             raise TranslateError(f"--lr must be > 0, got {self.lr}")
         if not 0 <= self.beta1 < 1:

@@ -109,7 +109,8 @@ _UNUSABLE_GPU = ("fallback to CPU EP has been explicitly disabled", "Conflicting
                  "Failed to load", "EP Error")
 
 
-def _open(model: bytes | str, path: str | os.PathLike, device: str, threads: int | None) -> onnxruntime.InferenceSession:
+def _open(model: bytes | str, path: str | os.PathLike, device: str,
+          threads: int | None) -> onnxruntime.InferenceSession:
     """An InferenceSession on exactly ``device`` (cpu / cuda / tensorrt) or a TranslateError.
 
     onnxruntime's own log lines are hidden while the session is created: a failure becomes

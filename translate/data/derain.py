@@ -108,7 +108,7 @@ class DerainDataset(_SeededDataset):
             self.transform.set_random_seed(self._seed_from(rng))
             clean = self.transform(image=read_image(clean_path).rgb)["image"]
             params = random_rain_params(rng, self.light_fraction)
-            streak_seed = self._seed_from(rng)
+            streak_seed = self._seed_from(rng)  # drawn for dry items too: the others keep their rain
             if rng.random() < self.clean_fraction:
                 rainy = clean
             else:

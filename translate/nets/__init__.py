@@ -21,8 +21,8 @@ from translate.nets.unet import UnetGenerator
 
 __all__ = [
     "ResnetGenerator", "ResnetBlock", "UnetGenerator", "PatchDiscriminator", "PixelDiscriminator",
-    "MultiscaleDiscriminator", "init_weights", "norm_layer", "precise_batchnorm", "build_generator", "build_discriminator",
-    "register_generator", "load_generator_state", "infer_generator_config", "describe",
+    "MultiscaleDiscriminator", "init_weights", "norm_layer", "precise_batchnorm", "build_generator",
+    "build_discriminator", "register_generator", "load_generator_state", "infer_generator_config", "describe",
 ]
 
 _GENERATORS: dict[str, Callable[..., nn.Module]] = {}

@@ -70,7 +70,7 @@ def precise_batchnorm(net: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Mod
 
     Training keeps an exponential moving average of the batch statistics that lags the weights,
     and a GAN's weights move fast: the eval-mode network then normalises with stale statistics
-    (our context encoder lost 3.6 dB between two checkpoints that way). This resets every
+    (one context-encoder checkpoint scored 12.85 dB with them, 16.46 dB with recomputed ones). This resets every
     BatchNorm layer, runs the copy in train mode (no gradients, RNG state restored afterwards, so
     dropout does not disturb training) over each (B, C, H, W) input of ``batches`` and keeps the
     equally weighted average of their statistics ("precise BN", Wu & Johnson 2021). ``net`` is

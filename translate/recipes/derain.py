@@ -30,8 +30,8 @@ from translate.data.derain import RAIN_DIRS, DerainDataset
 from translate.errors import TranslateError
 from translate.losses import GAN_MODES, GANLoss
 from translate.nets import build_discriminator, build_generator, init_weights
-from translate.recipes import Recipe, register
 from translate.precision import backward, step
+from translate.recipes import Recipe, register
 from translate.recipes._gan import adam, discriminator_loss, linear_decay, set_requires_grad
 
 

@@ -27,8 +27,8 @@ from translate.errors import TranslateError
 from translate.losses import GANLoss
 from translate.nets import build_generator, describe
 from translate.nets.srresnet import VGGStyleDiscriminator
-from translate.recipes import Recipe, register
 from translate.precision import backward, step
+from translate.recipes import Recipe, register
 from translate.recipes._gan import adam, discriminator_loss, linear_decay, set_requires_grad
 
 
