@@ -13,7 +13,7 @@ from translate.imageio import read_image
 from translate.inference import load
 from translate.recipes import get_recipe
 from translate.recipes.inpaint import loss_weights, masked_l2
-from translate.trainer import Trainer
+from translate.trainer import Trainer, train
 
 from tests.helpers import random_image, write_png
 
@@ -145,3 +145,14 @@ def test_run_a_folder_with_a_folder_of_masks(trained, tmp_path):
 
     with pytest.raises(TranslateError, match="no mask named like p1.png"):
         plan_masks(sorted(photos.iterdir()), str(masks))
+
+
+def test_an_epoch_ending_in_one_image_still_trains(tmp_path, shared_data_module):
+    # 5 images, batch 2: the third batch would hold one image, which the 1x1 bottleneck's batch
+    # norm cannot normalise; the trainer completes it with the epoch's first image
+    result = train("inpaint", {**TINY, "data": str(shared_data_module / "sr" / "Set5"), "out": str(tmp_path / "run"),
+                               "max_iters": 3, "print_every": 1, "save_every": 100})
+    assert result.iteration == 3 and result.epoch == 1
+    with pytest.raises(TranslateError, match="--batch-size must be >= 2"):
+        train("inpaint", {**TINY, "batch_size": 1, "data": str(shared_data_module / "sr" / "Set5"),
+                          "out": str(tmp_path / "one")})

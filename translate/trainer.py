@@ -245,8 +245,11 @@ class Trainer:
         """Batches of ``epoch`` after the first ``skip`` ones (skipped items are not decoded)."""
         self.dataset.set_epoch(epoch)  # for --workers 0; worker processes get the epoch with each index
         order = distributed.rank_order(epoch_order(len(self.dataset), self.config.seed, epoch),
-                                       self.config.batch_size, self.dist)[skip * self.config.batch_size:]
-        self.sampler.start(epoch, order)
+                                       self.config.batch_size, self.dist)
+        short = len(order) % self.config.batch_size
+        if 0 < short < self.recipe_cls.min_batch:  # e.g. one image left for a batch-normalised 1x1 map
+            order = order + order[:self.recipe_cls.min_batch - short]
+        self.sampler.start(epoch, order[skip * self.config.batch_size:])
         try:
             yield from self.loader
         except TranslateError as e:

@@ -79,6 +79,10 @@ class Recipe:
         recipe's device: what ``--precise-bn`` runs the generators on."""
         raise NotImplementedError(f"the {self.name} recipe does not support --precise-bn")
 
+    #: Smallest batch the networks can train on (batch norm over a 1x1 map needs 2): the trainer
+    #: completes a shorter last batch of an epoch with the epoch's first items.
+    min_batch: ClassVar[int] = 1
+
     #: Validation (:mod:`translate.validation`): measure PSNR / SSIM on the luma Y instead of RGB
     #: (SR, de-raining), and ignore this many border pixels.
     val_y_channel: ClassVar[bool] = False

@@ -57,6 +57,9 @@ class InpaintConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
+        if self.batch_size < 2:
+            raise TranslateError(f"--batch-size must be >= 2 for the context encoder (its 1x1 bottleneck is batch-"
+                                 f"normalised over the batch), got {self.batch_size}")
         if self.crop_size != IMAGE_SIZE:
             raise TranslateError(f"--crop-size must be {IMAGE_SIZE} for the context encoder, got {self.crop_size}")
         for name in ("ngf", "max_channels", "bottleneck", "bottleneck_groups", "ndf", "n_layers_D"):
@@ -99,6 +102,7 @@ def masked_l2(output: torch.Tensor, target: torch.Tensor, weights: torch.Tensor)
 class Inpaint(Recipe):
     name = "inpaint"
     Config = InpaintConfig
+    min_batch = 2  # the 1x1 bottleneck's batch norm normalises over the batch
     sheet_columns = ("input", "output", "target")
 
     def __init__(self, config: InpaintConfig, device: torch.device, run_name: str):
