@@ -20,9 +20,10 @@ TensorRT columns are added.
     python tools/bench_infer.py --quick          # 256x256, batch 1, few rounds (a minute or two)
     python tools/bench_infer.py                  # 256 and 512, batch 1 and 8, all backends
 
-Memory: sr-x4 at 512x512, batch 8 makes 2048x2048 outputs whose intermediate features need over
-24 GiB (the run is killed by the OOM killer on the 24 GiB development machine, and a killed run
-prints nothing): measure it with ``--sizes 512 --batches 1`` there, and use --tile in practice.
+Memory: sr-x4 and derain at 512x512, batch 8 need over 24 GiB across the backends (sr-x4 makes
+2048x2048 outputs, the de-rainer concatenates dense features); on the 24 GiB development machine the
+OOM killer ends such a run and a killed run prints nothing: measure them with ``--sizes 512
+--batches 1`` there, and use --tile in practice.
 """
 
 from __future__ import annotations
