@@ -152,6 +152,10 @@ class Trainer:
     """
 
     def __init__(self, recipe_cls: type[Recipe], config: TrainConfig, checkpoint: dict[str, Any] | None = None):
+        if config.batch_size < recipe_cls.min_batch:
+            raise TranslateError(f"--batch-size must be >= {recipe_cls.min_batch} for `translate train "
+                                 f"{recipe_cls.name}` (its networks batch-normalise over the batch), got "
+                                 f"{config.batch_size}")
         self.recipe_cls = recipe_cls
         self.config = config
         self.run_dir = Path(config.out)

@@ -76,14 +76,14 @@ def precise_batchnorm(net: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Mod
     equally weighted average of their statistics ("precise BN", Wu & Johnson 2021). ``net`` is
     not modified; the copy is returned in eval mode.
     """
-    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     copy = deepcopy(net)
+    norms = [m for m in copy.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return copy.eval()
-    for m in copy.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the batches
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches
     copy.train()
     seen = 0
     cuda = sorted({p.device.index or 0 for p in copy.parameters() if p.device.type == "cuda"})
@@ -93,6 +93,6 @@ def precise_batchnorm(net: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Mod
             seen += 1
     if not seen:
         raise ValueError("precise_batchnorm needs at least one batch")
-    for m, original in zip((m for m in copy.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)), norms):
-        m.momentum = original.momentum
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
     return copy.eval()

@@ -80,7 +80,8 @@ class Recipe:
         raise NotImplementedError(f"the {self.name} recipe does not support --precise-bn")
 
     #: Smallest batch the networks can train on (batch norm over a 1x1 map needs 2): the trainer
-    #: completes a shorter last batch of an epoch with the epoch's first items.
+    #: refuses a smaller --batch-size and completes a shorter last batch of an epoch with the
+    #: epoch's first items.
     min_batch: ClassVar[int] = 1
 
     #: Validation (:mod:`translate.validation`): measure PSNR / SSIM on the luma Y instead of RGB

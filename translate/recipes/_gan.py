@@ -11,6 +11,7 @@ from translate.cards import ModelCard, size_multiple
 from translate.config import GANConfig, TrainConfig
 from translate.losses import GANLoss, gradient_penalty
 from translate.nets import build_discriminator, build_generator, init_weights
+from translate.precision import backward, step
 
 
 def make_generator(config: GANConfig, input_nc: int, output_nc: int, device: torch.device) -> nn.Module:
@@ -68,6 +69,17 @@ def discriminator_loss(gan: GANLoss, net_d: nn.Module, real: torch.Tensor, fake:
         parts["gp"] = gradient_penalty(net_d, real, fake, weight=lambda_gp)
         total = total + parts["gp"]
     return total, parts
+
+
+def discriminator_step(gan: GANLoss, net_d: nn.Module, optimizer: torch.optim.Optimizer, real: torch.Tensor,
+                       fake: torch.Tensor, lambda_gp: float) -> dict[str, torch.Tensor]:
+    """One optimiser step of ``net_d`` on :func:`discriminator_loss` (loss-scaled under fp16
+    through :mod:`translate.precision`); returns the loss parts as ``D_real``, ``D_fake``[, ``D_gp``]."""
+    optimizer.zero_grad(set_to_none=True)
+    loss, parts = discriminator_loss(gan, net_d, real, fake, lambda_gp)
+    backward(loss)
+    step(optimizer)
+    return {f"D_{k}": v for k, v in parts.items()}
 
 
 def generator_card(config: GANConfig, task: str, generator: dict[str, Any], direction: str,

@@ -32,7 +32,7 @@ from translate.losses import GAN_MODES, GANLoss
 from translate.nets import build_discriminator, build_generator, init_weights
 from translate.precision import backward, step
 from translate.recipes import Recipe, register
-from translate.recipes._gan import adam, discriminator_loss, linear_decay, set_requires_grad
+from translate.recipes._gan import adam, discriminator_step, linear_decay, set_requires_grad
 
 
 @dataclass
@@ -64,7 +64,7 @@ class DerainConfig(TrainConfig):
         super().validate()
         for name in ("ngf", "growth", "layers_per_block", "levels", "ndf", "n_layers_D", "num_D", "pair_repeat"):
             if getattr(self, name) < 1:
-                raise TranslateError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise TranslateError(f"--{flag_name(name)} must be >= 1, got {getattr(self, name)}")
         if self.crop_size % 2 ** self.levels:
             raise TranslateError(f"--crop-size {self.crop_size} must be a multiple of 2**levels = {2 ** self.levels}")
         for name in ("light_fraction", "clean_fraction"):
@@ -149,12 +149,8 @@ class Derain(Recipe):
 
         losses: dict[str, torch.Tensor] = {}
         if cfg.lambda_adv > 0:
-            self.optimizers["D"].zero_grad(set_to_none=True)
-            loss_D, parts = discriminator_loss(self.gan, D, torch.cat([rainy, clean], 1),
-                                               torch.cat([rainy, fake], 1), cfg.lambda_gp)
-            backward(loss_D)
-            step(self.optimizers["D"])
-            losses.update({f"D_{k}": v for k, v in parts.items()})
+            losses.update(discriminator_step(self.gan, D, self.optimizers["D"], torch.cat([rainy, clean], 1),
+                                             torch.cat([rainy, fake], 1), cfg.lambda_gp))
 
         set_requires_grad([D], False)
         self.optimizers["G"].zero_grad(set_to_none=True)

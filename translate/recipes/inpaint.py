@@ -21,14 +21,14 @@ from typing import Any
 import torch
 
 from translate.cards import ModelCard
-from translate.config import TrainConfig, opt
+from translate.config import TrainConfig, flag_name, opt
 from translate.data.inpaint import IMAGE_SIZE, MASK_SOURCES, InpaintDataset
 from translate.errors import TranslateError
 from translate.losses import GAN_MODES, GANLoss
 from translate.nets import build_discriminator, build_generator, init_weights
 from translate.precision import backward, step
 from translate.recipes import Recipe, register
-from translate.recipes._gan import adam, discriminator_loss, linear_decay, set_requires_grad
+from translate.recipes._gan import adam, discriminator_step, linear_decay, set_requires_grad
 
 
 @dataclass
@@ -57,14 +57,11 @@ class InpaintConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.batch_size < 2:
-            raise TranslateError(f"--batch-size must be >= 2 for the context encoder (its 1x1 bottleneck is batch-"
-                                 f"normalised over the batch), got {self.batch_size}")
         if self.crop_size != IMAGE_SIZE:
             raise TranslateError(f"--crop-size must be {IMAGE_SIZE} for the context encoder, got {self.crop_size}")
         for name in ("ngf", "max_channels", "bottleneck", "bottleneck_groups", "ndf", "n_layers_D"):
             if getattr(self, name) < 1:
-                raise TranslateError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise TranslateError(f"--{flag_name(name)} must be >= 1, got {getattr(self, name)}")
         if self.overlap < 0 or self.overlap_weight < 0 or self.lambda_rec < 0 or self.lambda_adv < 0:
             raise TranslateError("--overlap, --overlap-weight, --lambda-rec and --lambda-adv must be >= 0")
         if self.lr_d_ratio <= 0:
@@ -135,11 +132,7 @@ class Inpaint(Recipe):
 
         losses: dict[str, torch.Tensor] = {}
         if cfg.lambda_adv > 0:
-            self.optimizers["D"].zero_grad(set_to_none=True)
-            loss_D, parts = discriminator_loss(self.gan, D, real, composite, cfg.lambda_gp)
-            backward(loss_D)
-            step(self.optimizers["D"])
-            losses.update({f"D_{k}": v for k, v in parts.items()})
+            losses.update(discriminator_step(self.gan, D, self.optimizers["D"], real, composite, cfg.lambda_gp))
 
         set_requires_grad([D], False)
         self.optimizers["G"].zero_grad(set_to_none=True)

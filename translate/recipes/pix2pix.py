@@ -23,7 +23,7 @@ from translate.data.datasets import AlignedDataset
 from translate.losses import GANLoss, ImagePool
 from translate.recipes import Recipe, register
 from translate.precision import backward, step
-from translate.recipes._gan import (adam, discriminator_loss, generator_card, linear_decay, make_discriminator,
+from translate.recipes._gan import (adam, discriminator_step, generator_card, linear_decay, make_discriminator,
                                     make_generator, set_requires_grad)
 
 
@@ -73,11 +73,8 @@ class Pix2Pix(Recipe):
         real_B = batch["B"].to(self.device, non_blocking=True)
         fake_B = G(real_A)
 
-        self.optimizers["D"].zero_grad(set_to_none=True)
-        loss_D, parts = discriminator_loss(self.gan, D, torch.cat([real_A, real_B], 1),
-                                           self.pool.query(torch.cat([real_A, fake_B], 1)), cfg.lambda_gp)
-        backward(loss_D)
-        step(self.optimizers["D"])
+        d_losses = discriminator_step(self.gan, D, self.optimizers["D"], torch.cat([real_A, real_B], 1),
+                                      self.pool.query(torch.cat([real_A, fake_B], 1)), cfg.lambda_gp)
 
         set_requires_grad([D], False)  # G's loss needs no gradients for D's weights
         self.optimizers["G"].zero_grad(set_to_none=True)
@@ -88,7 +85,7 @@ class Pix2Pix(Recipe):
         set_requires_grad([D], True)
 
         self.visuals = [real_A.detach(), fake_B.detach(), real_B.detach()]
-        losses = {"G_GAN": loss_G_GAN, "G_L1": loss_G_L1, **{f"D_{k}": v for k, v in parts.items()}}
+        losses = {"G_GAN": loss_G_GAN, "G_L1": loss_G_L1, **d_losses}
         return {k: float(v.item()) for k, v in losses.items()}
 
     def sample(self, batch: dict[str, Any]) -> list[torch.Tensor]:

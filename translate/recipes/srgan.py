@@ -29,7 +29,7 @@ from translate.nets import build_generator, describe
 from translate.nets.srresnet import VGGStyleDiscriminator
 from translate.precision import backward, step
 from translate.recipes import Recipe, register
-from translate.recipes._gan import adam, discriminator_loss, linear_decay, set_requires_grad
+from translate.recipes._gan import adam, discriminator_step, linear_decay, set_requires_grad
 
 
 @dataclass
@@ -161,10 +161,7 @@ class SRGAN(Recipe):
             losses = {"G_pixel": loss}
         else:
             D = self.nets["D"]
-            self.optimizers["D"].zero_grad(set_to_none=True)
-            loss_D, parts = discriminator_loss(self.gan, D, hr, sr, 0.0)
-            backward(loss_D)
-            step(self.optimizers["D"])
+            d_losses = discriminator_step(self.gan, D, self.optimizers["D"], hr, sr, 0.0)
 
             set_requires_grad([D], False)
             self.optimizers["G"].zero_grad(set_to_none=True)
@@ -178,7 +175,7 @@ class SRGAN(Recipe):
             backward(total)
             step(self.optimizers["G"])
             set_requires_grad([D], True)
-            losses.update({f"D_{k}": v for k, v in parts.items()})
+            losses.update(d_losses)
         up = F.interpolate(lr, scale_factor=cfg.scale, mode="nearest")
         self.visuals = [_to_sheet(up), _to_sheet(sr), _to_sheet(hr)]
         return {k: float(v.item()) for k, v in losses.items()}
