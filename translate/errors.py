@@ -1,7 +1,8 @@
 """The one exception type for mistakes a user can fix (bad file, bad model, bad option).
 
 The CLI turns a :class:`TranslateError` into a one-line message on stderr and a non-zero exit
-code; any other exception is a bug in `translate` and keeps its traceback.
+code; any other exception is a bug in `translate` and keeps its traceback. :func:`printable`
+is how every message and file name reaches a terminal: on one line, encodable anywhere.
 """
 
 from __future__ import annotations
@@ -10,9 +11,36 @@ from __future__ import annotations
 class TranslateError(Exception):
     """A user-facing error: the message says what went wrong, which file, and what to do.
 
-    ``exit_code`` is what the CLI exits with (2 by default: bad input or usage).
+    ``exit_code`` is what the CLI exits with (2 by default: bad input or usage). ``stop_batch``
+    says the error concerns every file of a batch, not the one being processed (a full disk, a
+    model that does not match its card), so a folder run stops instead of repeating it per file.
     """
 
-    def __init__(self, message: str, exit_code: int = 2):
+    def __init__(self, message: str, exit_code: int = 2, *, stop_batch: bool = False):
         super().__init__(message)
         self.exit_code = exit_code
+        self.stop_batch = stop_batch
+
+    def __str__(self) -> str:
+        # Subclasses that are also OSError (fileio.WriteError) would otherwise print "[Errno N] ...".
+        return str(self.args[0]) if self.args else ""
+
+
+def printable(text: object) -> str:
+    """``text`` as one line that any terminal encoding can print: control and other invisible
+    characters (newline, escape, bidi overrides) are shown escaped as in ``repr``, and the bytes
+    of a non-UTF-8 file name (decoded by Python as lone surrogates) as ``\\xNN``.
+
+    File names come from users and their disks: a newline would split a message in two, an
+    escape sequence could rewrite the terminal, and a lone surrogate makes a strict UTF-8
+    ``print`` raise after the work is done.
+    """
+    out = []
+    for ch in str(text):
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif "\udc80" <= ch <= "\udcff":  # os.fsdecode's surrogateescape of an undecodable byte
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        else:
+            out.append(ascii(ch)[1:-1])
+    return "".join(out)

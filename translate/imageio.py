@@ -7,10 +7,16 @@ in `translate run`, the Python API, the ONNX runtime and `translate convert`.
 
 from __future__ import annotations
 
+import contextlib
 import glob as _glob
 import os
+import re
+import sys
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -19,6 +25,99 @@ from translate.errors import TranslateError
 from translate.fileio import atomic_write_bytes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+
+#: OpenCV's own limit on the pixels an image header may declare (its default is 2**30); a file
+#: claiming more is refused before anything is allocated. Read by OpenCV once, at start-up.
+PIXEL_LIMIT_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"
+
+# Lines the image libraries print straight to the process's stderr (fd 2) while decoding:
+# libpng's "libpng warning/error: ...", libjpeg's "Corrupt JPEG data ..." / "Premature end of
+# JPEG file", libtiff's "TIFFReadDirectory: Warning, ...", OpenCV's "[ WARN:0@0.1] ...".
+_DECODER_NOISE = re.compile(
+    rb"^(libpng (warning|error)|\[ ?(WARN|ERROR|INFO)|Corrupt JPEG|Premature end of JPEG|Invalid (SOS|JPEG)|"
+    rb"Unsupported (marker|JPEG)|Bogus |Not a JPEG|JPEG|TIFF|[A-Za-z]+: (Warning|Error),|libtiff|Warning: )")
+
+
+class _QuietDecoders:
+    """While any thread decodes, fd 2 goes to a temp file; when the last decode ends, what was
+    written there is replayed to the real stderr minus the decoder libraries' own lines.
+
+    The libraries write with C stdio on fd 2, past Python's sys.stderr, so only a redirection
+    of the descriptor silences them. It is shared and counted rather than locked, so decoding
+    threads (`translate convert --workers`) keep running in parallel, and replayed rather than
+    discarded, so what other threads print meanwhile (progress bars, messages) is delayed, not
+    lost.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved_fd = -1
+        self._sink: tempfile._TemporaryFileWrapper | None = None
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                self._start()
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._stop()
+
+    def _start(self) -> None:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        try:
+            sink = tempfile.TemporaryFile()
+            saved = os.dup(2)
+        except OSError:  # no stderr at all, or no temp space: decode without silencing
+            return
+        os.dup2(sink.fileno(), 2)
+        self._sink, self._saved_fd = sink, saved
+
+    def _stop(self) -> None:
+        if self._sink is None:
+            return
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os.dup2(self._saved_fd, 2)
+        os.close(self._saved_fd)
+        sink, self._sink, self._saved_fd = self._sink, None, -1
+        with sink:
+            sink.seek(0)
+            kept = b"".join(line for line in sink.read().splitlines(keepends=True)
+                            if not _DECODER_NOISE.match(line))
+        if kept:
+            with contextlib.suppress(OSError):
+                os.write(2, kept)
+
+
+_quiet_decoders = _QuietDecoders()
+
+
+def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray | None:
+    """cv2.imdecode with the libraries' stderr lines hidden and their exceptions as one-line
+    :class:`TranslateError` about ``path``; None when OpenCV cannot decode the data."""
+    try:
+        with _quiet_decoders():
+            return cv2.imdecode(data, flags)
+    except cv2.error as e:
+        text = str(e)
+        if "CV_IO_MAX_IMAGE_PIXELS" in text or "validateInputImageSize" in text:
+            limit = os.environ.get(PIXEL_LIMIT_ENV, str(2 ** 30))
+            raise TranslateError(
+                f"{path}: its header claims more pixels than the limit of {limit} (damaged, or a decompression "
+                f"bomb); if it really is that large, set {PIXEL_LIMIT_ENV} to its pixel count before starting "
+                f"translate (and use --tile)") from None
+        if "Insufficient memory" in text or "Failed to allocate" in text:
+            raise TranslateError(f"{path}: not enough memory to decode it (its header claims a huge image)") from None
+        reason = text.strip().splitlines()[-1] if text.strip() else "decoder error"
+        raise TranslateError(f"{path}: not a readable image (OpenCV: {reason[:200]})") from None
 
 
 @dataclass
@@ -43,7 +142,8 @@ def read_image(path: str | os.PathLike) -> Image:
     """Read any image file OpenCV decodes, with EXIF orientation applied and alpha kept.
 
     Raises :class:`TranslateError` with a one-line reason for a missing, empty or undecodable
-    file (e.g. a text file renamed ``.jpg``).
+    file (e.g. a text file renamed ``.jpg``, a truncated file, a header claiming more pixels
+    than ``$OPENCV_IO_MAX_IMAGE_PIXELS``); the decoders' own stderr lines are hidden.
     """
     path = Path(path)
     try:
@@ -52,17 +152,19 @@ def read_image(path: str | os.PathLike) -> Image:
         raise TranslateError(f"{path}: file not found") from None
     except (IsADirectoryError, PermissionError, OSError) as e:
         raise TranslateError(f"{path}: cannot read file ({e.strerror or e})") from None
+    except ValueError as e:  # a NUL byte in a name handed to the Python API
+        raise TranslateError(f"{path}: not a valid file name ({e})") from None
     if data.size == 0:
         raise TranslateError(f"{path}: file is empty (0 bytes); replace it with a valid image")
     # IMREAD_COLOR applies the EXIF orientation; IMREAD_UNCHANGED keeps alpha and channel count
     # but ignores EXIF, so both are decoded and the alpha plane is oriented to match.
-    color = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    color = _decode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH, path)
     if color is None:
         raise TranslateError(
-            f"{path}: not a readable image (corrupt or unsupported format); "
+            f"{path}: not a readable image (corrupt, truncated or unsupported format); "
             f"use one of {', '.join(IMAGE_EXTENSIONS)}"
         )
-    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    raw = _decode(data, cv2.IMREAD_UNCHANGED, path)
     gray = raw is not None and raw.ndim == 2
     alpha = None
     if raw is not None and raw.ndim == 3 and raw.shape[2] == 4:
@@ -108,6 +210,15 @@ def to_uint(a: np.ndarray, bit_depth: int = 8) -> np.ndarray:
     return (np.clip(a, 0.0, 1.0) * peak + 0.5).astype(dtype)
 
 
+def check_format(ext: str) -> str:
+    """The lower-case suffix ``ext`` (``.png``, ``png``) if images can be written in it, else a
+    :class:`TranslateError` naming the formats that can."""
+    ext = ext.lower() if ext.startswith(".") else "." + ext.lower()
+    if ext not in IMAGE_EXTENSIONS:
+        raise TranslateError(f"cannot write '{ext}' images; use one of {', '.join(IMAGE_EXTENSIONS)}")
+    return ext
+
+
 def encode_image(
     rgb: np.ndarray, ext: str, alpha: np.ndarray | None = None, bit_depth: int = 8,
     quality: int = 95,
@@ -117,9 +228,7 @@ def encode_image(
     ``ext`` is the file suffix (``.png``, ``.jpg`` ...). 16-bit is kept only for png / tiff;
     alpha only where the format holds it (png, webp, tiff).
     """
-    ext = ext.lower()
-    if ext not in IMAGE_EXTENSIONS:
-        raise TranslateError(f"cannot write '{ext}' images; use one of {', '.join(IMAGE_EXTENSIONS)}")
+    ext = check_format(ext)
     if ext not in (".png", ".tif", ".tiff"):
         bit_depth = 8
     if rgb.dtype == np.uint8:
@@ -130,19 +239,28 @@ def encode_image(
     if alpha is not None and ext in (".png", ".webp", ".tif", ".tiff"):
         out = np.dstack([out, to_uint(alpha, bit_depth)])
     params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext in (".jpg", ".jpeg") else []
-    ok, buf = cv2.imencode(ext, out, params)
+    try:
+        ok, buf = cv2.imencode(ext, out, params)
+    except cv2.error as e:  # e.g. wider than the format allows (JPEG and WebP: 65535 / 16383 px)
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else "encoder error"
+        raise TranslateError(f"OpenCV could not encode a {ext} image of {out.shape[1]}x{out.shape[0]} px "
+                             f"({reason[:160]}); write .png or .tif instead") from None
     if not ok:
-        raise TranslateError(f"OpenCV could not encode a {ext} image of shape {out.shape}")
+        raise TranslateError(f"OpenCV could not encode a {ext} image of {out.shape[1]}x{out.shape[0]} px; "
+                             f"write .png or .tif instead")
     return buf.tobytes()
 
 
 def write_image(
     path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None,
-    bit_depth: int = 8, quality: int = 95,
+    bit_depth: int = 8, quality: int = 95, *, protect: Iterable[str | os.PathLike | None] = (),
 ) -> None:
-    """Encode (see :func:`encode_image`) and write atomically to ``path``; folders are created."""
+    """Encode (see :func:`encode_image`) and write atomically to ``path``; folders are created.
+
+    ``path`` may not be one of the ``protect`` files (what the caller read); see
+    :func:`translate.fileio.atomic_writer`, which also turns OS errors into one-line errors."""
     path = Path(path)
-    atomic_write_bytes(path, encode_image(rgb, path.suffix, alpha, bit_depth, quality))
+    atomic_write_bytes(path, encode_image(rgb, path.suffix, alpha, bit_depth, quality), protect=protect)
 
 
 def list_images(spec: str | os.PathLike) -> list[Path]:
@@ -153,15 +271,18 @@ def list_images(spec: str | os.PathLike) -> list[Path]:
     when nothing matches.
     """
     p = Path(spec)
-    if p.is_file():
+    if os.path.isfile(p):
         return [p]
-    if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+    if os.path.isdir(p):
+        try:
+            files = sorted(f for f in p.iterdir() if os.path.isfile(f) and f.suffix.lower() in IMAGE_EXTENSIONS)
+        except OSError as e:
+            raise TranslateError(f"{p}: cannot list the folder ({e.strerror or e})") from None
         if not files:
             raise TranslateError(f"{p}: folder has no image files ({', '.join(IMAGE_EXTENSIONS)})")
         return files
     if any(ch in str(spec) for ch in "*?["):
-        files = sorted(Path(f) for f in _glob.glob(str(spec), recursive=True) if Path(f).is_file())
+        files = sorted(Path(f) for f in _glob.glob(str(spec), recursive=True) if os.path.isfile(f))
         if not files:
             raise TranslateError(f"no files match the pattern '{spec}'")
         return files
@@ -184,6 +305,8 @@ def image_from_array(array: np.ndarray) -> Image:
     else:
         raise TranslateError(
             f"image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got shape {array.shape}")
+    if array.size == 0:
+        raise TranslateError(f"image array is empty (shape {array.shape}); an image needs at least 1x1 pixels")
     peak = _depth_max(array)
     return Image(rgb=rgb.astype(np.float32) / peak,
                  alpha=None if alpha is None else alpha.astype(np.float32) / peak,

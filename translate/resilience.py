@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
+import stat
 import threading
 import time
 from pathlib import Path
 from types import FrameType
 from typing import Iterable
 
+from translate.fileio import temp_file_owner, temp_name_pattern, temp_owner_key
+
 #: Names atomic_writer gives its temp files: ``.<final name>.<mkstemp suffix>.tmp``.
-_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
+_TEMP_NAME = temp_name_pattern()
 
 #: Test-only: seconds to sleep inside a checkpoint save, after the data is written to the temp
 #: file and before its rename, so a test can land a ``kill -9`` in the middle of a save.
@@ -42,6 +44,34 @@ def remove_stale_temp_files(folders: Iterable[str | os.PathLike]) -> list[Path]:
         for path in folder.iterdir():
             if path.is_file() and _TEMP_NAME.match(path.name):
                 with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
+def remove_stale_temp_files_of(targets: Iterable[str | os.PathLike]) -> list[Path]:
+    """Delete the temp files a killed :func:`~translate.fileio.atomic_writer` left for ``targets``.
+
+    For each target file only regular files named exactly as atomic_writer names that
+    target's temp files, beside it, are removed (never the target, never a symlink, never
+    anything else in the folder); returns the removed paths. For commands such as
+    ``translate run`` that are about to write those targets again.
+    """
+    by_folder: dict[Path, set[str]] = {}
+    for target in targets:
+        by_folder.setdefault(Path(target).parent, set()).add(temp_owner_key(target))
+    removed = []
+    for folder, owners in by_folder.items():
+        try:
+            names = os.listdir(folder)
+        except OSError:  # not created yet, or unreadable: nothing of ours can be there
+            continue
+        for name in names:
+            if temp_file_owner(name) not in owners:
+                continue
+            path = folder / name
+            with contextlib.suppress(OSError):
+                if stat.S_ISREG(path.lstat().st_mode):
                     path.unlink()
                     removed.append(path)
     return removed
