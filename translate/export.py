@@ -46,7 +46,7 @@ import numpy as np
 from translate import __version__
 from translate.cards import ModelCard
 from translate.errors import TranslateError
-from translate.fileio import atomic_write_bytes
+from translate.fileio import atomic_write_bytes, check_can_create, check_not_overwriting
 from translate.runtime import METADATA_FORMAT, METADATA_KEY
 
 if TYPE_CHECKING:
@@ -333,13 +333,14 @@ def _center_crop(rgb: np.ndarray, side: int) -> np.ndarray:
     return rgb[top:top + side, left:left + side]
 
 
-def _check_output(output: str | os.PathLike, source: str | os.PathLike | None) -> Path:
-    """The output path, refused when it is not ``.onnx`` or is the source model file."""
+def _check_output(output: str | os.PathLike, read: Sequence[str | os.PathLike | None]) -> Path:
+    """The output path, refused when it is not ``.onnx``, is one of the files the export reads
+    (``read``: the weights, the verification images) or clearly cannot be written."""
     output = Path(output)
     if output.suffix.lower() != ".onnx":
         raise TranslateError(f"-o {output}: the output file must end in .onnx (that is how `translate run` recognises it)")
-    if source is not None and output.exists() and Path(source).exists() and output.resolve() == Path(source).resolve():
-        raise TranslateError(f"-o {output}: is the source model file; choose another output name")
+    check_not_overwriting(output, read)
+    check_can_create(output)
     return output
 
 
@@ -368,7 +369,8 @@ def export_onnx(
     import onnx
     import torch
 
-    output = _check_output(output, source_file)
+    read = (source_file, *verify_images)
+    output = _check_output(output, read)
     if batch != "dynamic" and (not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be 'dynamic' or a positive int, got {batch!r}")
     if opset is not None and not 7 <= opset <= 30:
@@ -428,21 +430,9 @@ def export_onnx(
         detail = ", ".join(f"{what}: {d:.2e}" for what, d in checks)
         raise TranslateError(f"export of {card.name} not written: onnxruntime differs from PyTorch by {worst:.2e} "
                              f"> {tolerance:g} ({detail})")
-    atomic_write_bytes(output, data)
+    atomic_write_bytes(output, data, protect=read)
     return ExportResult(path=output, exporter=exporter, opset=actual_opset, precision=precision, batch=batch,
                         tolerance=tolerance, size_bytes=len(data), checks=checks, notes=notes)
-
-
-def source_weights_file(spec: str, weights_file: str | None = None) -> Path | None:
-    """The file whose weights ``translate.inference.load_model(spec, weights_file=...)`` reads,
-    or None when it is not on disk (a zoo model not downloaded yet)."""
-    from translate.inference import resolve_weights
-
-    try:
-        _, path = resolve_weights(spec, weights_file, fetch=False)
-    except TranslateError:
-        return None
-    return path if path.is_file() else None
 
 
 def export_model(spec: str, output: str | os.PathLike, *, direction: str | None = None,
@@ -450,11 +440,12 @@ def export_model(spec: str, output: str | os.PathLike, *, direction: str | None 
                  **options: Any) -> ExportResult:
     """Resolve ``spec`` as `translate run` does (:func:`translate.inference.load_model`) and
     export it with :func:`export_onnx` (``options``: fp16, opset, batch, verify_images, progress)."""
-    from translate.inference import load_model
+    from translate.inference import load_model, source_weights_file
 
     if str(spec).lower().endswith(".onnx"):
         raise TranslateError(f"{spec}: is already an ONNX model; export takes a zoo name or a PyTorch checkpoint")
-    output = _check_output(output, weights_file or spec)
+    # Checked before the (possibly long) load; a zoo file is only on disk after load_model fetched it.
+    output = _check_output(output, (source_weights_file(spec, weights_file), *options.get("verify_images", ())))
     net, card = load_model(spec, direction=direction, weights_file=weights_file, arch=arch, norm=norm, device="cpu")
     return export_onnx(net, card, output, source_name=str(spec), source_file=source_weights_file(spec, weights_file),
                        **options)
@@ -462,5 +453,5 @@ def export_model(spec: str, output: str | os.PathLike, *, direction: str | None 
 
 __all__ = [
     "ExportResult", "METADATA_KEY", "TOLERANCE", "build_metadata", "export_model", "export_onnx", "fixed_size",
-    "input_channels", "input_names", "output_names", "source_weights_file", "value_range",
+    "input_channels", "input_names", "output_names", "value_range",
 ]

@@ -8,6 +8,8 @@ name or file means the same thing everywhere. ONNX files are handed to the torch
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +25,23 @@ CHECKPOINT_FORMAT = "translate-checkpoint"
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without a GPU is an error."""
+    """``auto`` -> ``cuda`` when available else ``cpu``; ``cpu``, ``cuda`` and ``cuda:N`` are
+    checked against the GPUs PyTorch sees, and a device this machine lacks is a one-line
+    :class:`TranslateError` that lists the devices it has."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise TranslateError("--device cuda: no CUDA GPU is available to PyTorch; use --device cpu or auto")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise TranslateError(f"unknown device '{device}'; use auto, cpu or cuda")
+    if device == "cpu":
+        return device
+    match = re.fullmatch(r"cuda(?::(\d+))?", str(device))
+    if match is None:
+        raise TranslateError(f"unknown device '{device}'; use auto, cpu, cuda or cuda:N")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if int(match.group(1) or 0) >= count:
+        have = ", ".join(["cpu"] + [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(count)])
+        why = "no CUDA GPU is available to PyTorch" if count == 0 else "no such GPU"
+        raise TranslateError(f"--device {device}: {why}; this machine has {have}; use one of those or auto")
     return device
 
 
@@ -84,11 +94,24 @@ def resolve_weights(spec: str, weights_file: str | None = None, *, fetch: bool =
             return card, Path(weights_file)
         return card, weights.shipped_path(card) if card.file else weights.cache_path(card)
     path = Path(weights_file or spec)
-    if path.is_dir():
+    if os.path.isdir(path):
+        if not (path / "checkpoints" / "latest.pt").is_file():
+            raise TranslateError(f"{path}: is a folder without checkpoints/latest.pt, so not a run folder of "
+                                 f"`translate train`; give a model file, a run folder or a zoo name")
         path = path / "checkpoints" / "latest.pt"
-    if not path.is_file():
+    if not os.path.isfile(path):
         raise TranslateError(f"{spec}: not a zoo model name (see `translate zoo list`) and no such file")
     return None, path
+
+
+def source_weights_file(spec: str, weights_file: str | None = None) -> Path | None:
+    """The file whose weights :func:`load_model` (``spec``, ``weights_file``) reads, or None when
+    it is not on disk (a zoo model not downloaded yet)."""
+    try:
+        _, path = resolve_weights(spec, weights_file, fetch=False)
+    except TranslateError:
+        return None
+    return path if os.path.isfile(path) else None
 
 
 def load_model(spec: str, *, direction: str | None = None, weights_file: str | None = None,
@@ -159,4 +182,5 @@ def load(spec: str, *, device: str = "auto", direction: str | None = None, weigh
     device = resolve_device(device)
     net, card = load_model(spec, direction=direction, weights_file=weights_file, arch=arch, norm=norm,
                            device=device)
-    return Translator(TorchBackend(net, device), card, device=device)
+    return Translator(TorchBackend(net, device), card, device=device,
+                      model_file=source_weights_file(spec, weights_file))

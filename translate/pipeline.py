@@ -4,7 +4,8 @@ Every way of running a model (``translate run`` with PyTorch, the Python API, th
 runtime, the evaluators) calls :func:`run_backend`, so the paths cannot drift apart::
 
     rgb (H, W, 3) in [0, 1] -> (x - mean) / std [-> gray] [+ extra input channels]
-      -> pad (reflect) bottom/right to the card's size multiple  [or split into overlapping tiles]
+      -> pad (reflect) bottom/right to the card's size multiple, and to at least MIN_SIDE px
+         [or split into overlapping tiles]
       -> backend((B, C, h, w)) -> (B, C_out, h*scale, w*scale)
       [-> blend tiles with a smooth weight window] -> crop to (H*scale, W*scale)
       -> y * std + mean -> clip to [0, 1]
@@ -31,6 +32,7 @@ difference.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -39,7 +41,18 @@ import numpy as np
 
 from translate.cards import ModelCard
 from translate.errors import TranslateError
-from translate.imageio import Image, image_from_array, image_to_array, read_image, write_image
+from translate.fileio import check_not_overwriting
+from translate.imageio import Image, check_format, image_from_array, image_to_array, read_image, write_image
+
+#: The smallest side a network is shown (smaller images are reflect-padded to it and cropped
+#: back): a 1-pixel image would reach a ResNet generator's bottleneck as 1x1, where reflection
+#: padding and instance normalisation are undefined.
+MIN_SIDE = 16
+
+
+class BackendError(ValueError):
+    """The backend's output does not fit the model card (wrong shape, scale or channels): the
+    model file and its card disagree, whatever the image."""
 
 
 class Backend(Protocol):
@@ -48,8 +61,10 @@ class Backend(Protocol):
     def __call__(self, batch: np.ndarray, /) -> np.ndarray: ...
 
 
-def pad_to_multiple(x: np.ndarray, multiple: int, mode: str = "reflect") -> tuple[np.ndarray, tuple[int, int]]:
-    """Pad an (H, W, C) or (H, W) array bottom/right so H and W are multiples of ``multiple``.
+def pad_to_multiple(x: np.ndarray, multiple: int, mode: str = "reflect",
+                    min_side: int = 1) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad an (H, W, C) or (H, W) array bottom/right so H and W are multiples of ``multiple``
+    and at least ``min_side``.
 
     Returns ``(padded, (H, W))``; crop the result back with ``[:H, :W]``. numpy's reflect mode
     reflects repeatedly, so a pad larger than the image (a 3x5 image to 256x256) works too.
@@ -57,8 +72,25 @@ def pad_to_multiple(x: np.ndarray, multiple: int, mode: str = "reflect") -> tupl
     if multiple < 1:
         raise ValueError(f"multiple must be >= 1, got {multiple}")
     h, w = x.shape[:2]
-    pad = [(0, -h % multiple), (0, -w % multiple)] + [(0, 0)] * (x.ndim - 2)
+    pad = [(0, _padded_length(h, multiple, min_side) - h), (0, _padded_length(w, multiple, min_side) - w)]
+    pad += [(0, 0)] * (x.ndim - 2)
     return (np.pad(x, pad, mode=mode) if pad[0][1] or pad[1][1] else x), (h, w)
+
+
+def _padded_length(length: int, multiple: int, min_side: int) -> int:
+    return -(-max(length, min_side) // multiple) * multiple
+
+
+def check_tiling(tile: int, tile_overlap: int, multiple: int = 1) -> None:
+    """Raise ValueError unless ``tile`` (0 = no tiles) and ``tile_overlap`` can tile an image
+    for a network of size multiple ``multiple``: the one rule for every entry point."""
+    if tile < 0 or tile_overlap < 0:
+        raise ValueError(f"--tile ({tile}) and --tile-overlap ({tile_overlap}) must be >= 0")
+    if tile and tile < max(multiple, MIN_SIDE):
+        raise ValueError(f"--tile {tile} is too small for this model; use at least {max(multiple, MIN_SIDE)} "
+                         f"(or 0 for no tiles)")
+    if tile and tile_overlap >= tile:
+        raise ValueError(f"--tile-overlap ({tile_overlap}) must be smaller than --tile ({tile})")
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -102,7 +134,7 @@ def _call(backend: Backend, batch: list[np.ndarray], scale: int) -> np.ndarray:
     y = np.asarray(backend(x), dtype=np.float32)
     b, _, h, w = x.shape
     if y.ndim != 4 or y.shape[0] != b or y.shape[2:] != (h * scale, w * scale):
-        raise ValueError(
+        raise BackendError(
             f"backend returned shape {y.shape} for input {x.shape}; expected "
             f"({b}, C_out, {h * scale}, {w * scale}) (is the card's scale {scale} right?)"
         )
@@ -130,7 +162,8 @@ def run_backend(
     ``multiple``; its output is cropped, mapped back as ``y * std + mean``, a 1-channel output
     replicated to RGB. ``tile > 0`` runs overlapping tiles of ``tile`` (rounded up to
     ``multiple``) pixels, ``batch_size`` at a time, blended over ``tile_overlap`` pixels.
-    Raises ValueError for inconsistent arguments or a backend returning the wrong shape.
+    Raises ValueError for inconsistent arguments, :class:`BackendError` for a backend returning
+    the wrong shape.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"rgb must be (H, W, 3), got {rgb.shape}")
@@ -139,10 +172,7 @@ def run_backend(
     if multiple < 1 or scale < 1 or batch_size < 1:
         raise ValueError(f"multiple, scale and batch_size must be >= 1, got {multiple}, {scale}, {batch_size}")
     if tile:
-        if tile < multiple:
-            raise ValueError(f"tile ({tile}) must be at least the model's size multiple ({multiple})")
-        if not 0 <= tile_overlap < tile:
-            raise ValueError(f"tile_overlap ({tile_overlap}) must be in [0, tile) with tile {tile}")
+        check_tiling(tile, tile_overlap, multiple)
     height, width = rgb.shape[:2]
 
     x = rgb.astype(np.float32)
@@ -157,7 +187,7 @@ def run_backend(
 
     # Tiles cover the image padded to the multiple, exactly as the untiled path pads it, so a
     # network sees the same content beyond the image's bottom/right edge either way.
-    x, _ = pad_to_multiple(x, multiple)
+    x, _ = pad_to_multiple(x, multiple, min_side=MIN_SIDE)
     tile_h, tile_w = x.shape[:2]
     if tile:
         size = -(-tile // multiple) * multiple
@@ -171,7 +201,7 @@ def run_backend(
         y = _blend_tiles(x, backend, boxes, tile_h, tile_w, tile_overlap, scale, batch_size)
     y = y[: height * scale, : width * scale]
     if y.shape[2] not in (1, 3):
-        raise ValueError(f"backend returned {y.shape[2]} channels; expected 1 or 3")
+        raise BackendError(f"backend returned {y.shape[2]} channels; expected 1 or 3")
     y = y * np.float32(std) + np.float32(mean)
     if y.shape[2] == 1:
         y = np.repeat(y, 3, axis=2)
@@ -339,12 +369,24 @@ class Translator:
     RGB. Holes are filled window by window (:func:`inpaint_image`), known pixels are kept. A
     missing or mis-sized mask, a mask given to another model or a gray image raise
     :class:`TranslateError`.
+
+    ``model_file`` (the weights or ONNX file, when there is one) is named in errors about the
+    model and is never overwritten by ``translate_file``, nor are its ``src`` and ``mask``.
     """
 
-    def __init__(self, backend: Backend, card: ModelCard, device: str = "cpu"):
+    def __init__(self, backend: Backend, card: ModelCard, device: str = "cpu",
+                 model_file: str | Path | None = None):
         self.backend = backend
         self.card = card
         self.device = device
+        self.model_file = None if model_file is None else Path(model_file)
+
+    def check_tiling(self, tile: int, tile_overlap: int) -> None:
+        """Raise :class:`TranslateError` unless ``tile`` / ``tile_overlap`` suit this model."""
+        try:
+            check_tiling(tile, tile_overlap, self.card.multiple)
+        except ValueError as e:
+            raise TranslateError(str(e)) from None
 
     @property
     def needs_mask(self) -> bool:
@@ -372,14 +414,16 @@ class Translator:
     def _run(self, image: Image, tile: int, tile_overlap: int,
              hole: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         """The model on a checked image (and, for inpainting, its (H, W) bool hole)."""
-        if hole is not None:
-            extra = self.card.extra or {}
-            return inpaint_image(image.rgb, hole, self.backend, mean=self.card.mean, std=self.card.std,
-                                 window=int(extra.get("image_size", INPAINT_WINDOW))), image.alpha
+        self.check_tiling(tile, tile_overlap)
         try:
+            if hole is not None:
+                extra = self.card.extra or {}
+                return inpaint_image(image.rgb, hole, self.backend, mean=self.card.mean, std=self.card.std,
+                                     window=int(extra.get("image_size", INPAINT_WINDOW))), image.alpha
             return translate_image(image, self.backend, self.card, tile=tile, tile_overlap=tile_overlap)
-        except ValueError as e:  # bad tiling options given by a user
-            raise TranslateError(str(e)) from None
+        except BackendError as e:  # the same for every image: the model, not the image, is wrong
+            raise TranslateError(f"model {self.model_file or self.card.name}: {e}; the model does not match its "
+                                 f"card (export or save it again)", stop_batch=True) from None
 
     def __call__(self, array: np.ndarray, *, tile: int = 0, tile_overlap: int = 32,
                  mask: np.ndarray | None = None) -> np.ndarray:
@@ -391,13 +435,18 @@ class Translator:
                        mask: str | Path | None = None) -> None:
         """Read ``src``, translate, write ``dst`` (atomically; 16-bit kept for png / tiff).
 
-        ``mask``: the hole mask file of an inpainting model (white = hole, the image's size)."""
+        ``mask``: the hole mask file of an inpainting model (white = hole, the image's size).
+        ``dst`` may not be ``src``, ``mask`` or the model file (hard and symbolic links
+        included); that and an unwritable ``dst`` raise :class:`TranslateError`."""
+        read = (src, mask, self.model_file)
+        check_format(Path(dst).suffix)
+        check_not_overwriting(dst, read)
         image = read_image(src)
         self._check_mask(image, mask, str(src))
         hole = None
         if mask is not None:
-            if not Path(mask).is_file():
+            if not os.path.isfile(mask):
                 raise TranslateError(f"--mask {mask}: no such file")
             hole = read_mask_file(mask, image.size)
         rgb, alpha = self._run(image, tile, tile_overlap, hole)
-        write_image(dst, rgb, alpha, bit_depth=image.bit_depth)
+        write_image(dst, rgb, alpha, bit_depth=image.bit_depth, protect=read)

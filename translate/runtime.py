@@ -34,11 +34,12 @@ from typing import Any
 
 import numpy as np
 import onnxruntime
+from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidProtobuf
 
 from translate.cards import ModelCard
 from translate.errors import TranslateError
-from translate.pipeline import Translator
+from translate.pipeline import BackendError, Translator
 
 METADATA_KEY = "translate"
 METADATA_FORMAT = 1
@@ -105,6 +106,12 @@ def _providers(device: str) -> list[Any]:
     raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
 
 
+# What InferenceSession.run raises when the graph cannot run an input (the card and the graph
+# disagree) or memory runs out.
+_RUN_ERRORS = tuple(getattr(_ort_state, name) for name in (
+    "Fail", "InvalidArgument", "RuntimeException", "InvalidGraph", "NotImplemented", "EPFail")
+    if hasattr(_ort_state, name))
+
 _UNUSABLE_GPU = ("fallback to CPU EP has been explicitly disabled", "Conflicting session configuration",
                  "Failed to load", "EP Error")
 
@@ -167,6 +174,15 @@ class OrtBackend:
         self.output_name = session.get_outputs()[0].name
 
     def _run(self, x: np.ndarray) -> np.ndarray:
+        try:
+            return self._run_unchecked(x)
+        except _RUN_ERRORS as e:
+            message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if "allocat" in message.lower():  # e.g. "Failed to allocate memory": `translate run` suggests --tile
+                raise MemoryError(f"onnxruntime: {message[:200]}") from None
+            raise BackendError(f"onnxruntime cannot run it on a {tuple(x.shape)} input ({message[:200]})") from None
+
+    def _run_unchecked(self, x: np.ndarray) -> np.ndarray:
         parts = np.split(x, np.cumsum(self.input_channels)[:-1], axis=1)
         feed = {name: np.ascontiguousarray(part, dtype=np.float32) for name, part in zip(self.input_names, parts)}
         if not self.io_binding:
@@ -188,7 +204,7 @@ class OrtBackend:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 4 or x.shape[1] != sum(self.input_channels):
-            raise ValueError(f"expected (B, {sum(self.input_channels)}, H, W) input, got {x.shape}")
+            raise BackendError(f"expected (B, {sum(self.input_channels)}, H, W) input, got {x.shape}")
         n = self.fixed_batch
         if n is None or x.shape[0] == n:
             return self._run(x)
@@ -219,8 +235,9 @@ class Session(Translator):
         if device not in DEVICES:
             raise TranslateError(f"unknown device '{device}'; use one of {', '.join(DEVICES)}")
         self.path = Path(path)
-        if not self.path.is_file():
-            raise TranslateError(f"{self.path}: no such file")
+        if not os.path.isfile(self.path):
+            what = "is a folder, not an ONNX file" if os.path.isdir(self.path) else "no such file"
+            raise TranslateError(f"{self.path}: {what}")
         model = str(self.path)
         if device == "auto":
             session = self._open_auto(model, threads)
@@ -236,7 +253,7 @@ class Session(Translator):
         used = "cuda" if CUDA in self.providers else "cpu"
         if TENSORRT in self.providers:
             used = "tensorrt"
-        super().__init__(OrtBackend(session, io_binding), card, device=used)
+        super().__init__(OrtBackend(session, io_binding), card, device=used, model_file=self.path)
 
     def _open_auto(self, model: str, threads: int | None) -> onnxruntime.InferenceSession:
         if CUDA not in onnxruntime.get_available_providers():
