@@ -13,7 +13,7 @@ import os
 import sys
 
 from translate import __version__
-from translate.errors import TranslateError
+from translate.errors import TranslateError, printable
 
 SUBCOMMANDS = ("run", "train", "eval", "export", "convert", "zoo")
 
@@ -36,8 +36,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _never_fail_to_print() -> None:
+    # A character the terminal's encoding lacks (a non-UTF-8 file name under a strict UTF-8
+    # stream) must not turn finished work into a UnicodeEncodeError; messages go through
+    # printable() already, this covers everything else that is printed.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a closed or exotic stream: leave it as it is
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
+    _never_fail_to_print()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -46,14 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except TranslateError as e:
-        print(f"translate: error: {e}", file=sys.stderr)
+        print(f"translate: error: {printable(e)}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("translate: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # e.g. `translate zoo list | head`: the reader left, not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as e:  # the file system refused something not wrapped above: still one line
+        where = f" {e.filename}" if e.filename else ""
+        print(printable(f"translate: error: cannot access{where}: {e.strerror or e}"), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("translate: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -8,8 +8,13 @@ import re
 import sys
 from pathlib import Path
 
-from translate.errors import TranslateError
-from translate.imageio import IMAGE_EXTENSIONS
+from translate.errors import TranslateError, printable
+from translate.fileio import FileSet, check_can_create, check_not_overwriting
+from translate.imageio import IMAGE_EXTENSIONS, check_format
+
+# An -o whose last suffix looks like a file format (".png", ".gif", ".tiff") names a file, not
+# a folder to create; "results.v2" stays a folder name.
+_FILE_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,34 +50,51 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 def _model_tag(spec: str) -> str:
     """Short, filename-safe name of the model for output names (``horse2zebra``, ``latest``)."""
     p = Path(spec)
-    tag = p.name if p.is_dir() else (p.stem if p.suffix else spec.split("/")[-1])
+    tag = p.name if os.path.isdir(p) else (p.stem if p.suffix else spec.split("/")[-1])
     return re.sub(r"[^A-Za-z0-9._-]+", "_", tag) or "out"
 
 
-def plan_outputs(inputs: list[Path], input_spec: str, output: str | None, tag: str, ext: str) -> list[Path]:
-    """Where each input's result goes; never onto an input file."""
-    ext = ext if ext.startswith(".") else "." + ext
-    if ext.lower() not in IMAGE_EXTENSIONS:
-        raise TranslateError(f"--ext {ext}: unsupported; use one of {', '.join(IMAGE_EXTENSIONS)}")
+def plan_outputs(inputs: list[Path], input_spec: str, output: str | None, tag: str, ext: str,
+                 read: list[Path | None] = ()) -> list[Path]:
+    """Where each input's result goes; never onto a file the run reads (the ``inputs``, and the
+    masks / model file in ``read``), never a folder named like a file.
+
+    ``-o NAME.EXT`` (a suffix that looks like a format) is a file: refused for several inputs
+    and for a format that cannot be written, instead of silently becoming a folder. An
+    existing folder, a name ending in ``/`` or a name without such a suffix is a folder.
+    """
+    try:
+        ext = check_format(ext)
+    except TranslateError as e:
+        raise TranslateError(f"--ext {ext}: {e}") from None
     if output is not None:
         out = Path(output)
-        if len(inputs) == 1 and out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
+        as_file = not os.path.isdir(out) and not output.endswith(("/", os.sep)) and _FILE_SUFFIX.fullmatch(out.suffix)
+        if as_file:
+            if len(inputs) != 1:
+                raise TranslateError(f"-o {out}: names a file but there are {len(inputs)} inputs; give a folder "
+                                     f"(e.g. -o {out.with_suffix('')})")
+            try:
+                check_format(out.suffix)
+            except TranslateError as e:
+                raise TranslateError(f"-o {out}: {e} (for a folder of that name, create it first)") from None
             targets = [out]
         else:
-            if out.exists() and not out.is_dir():
+            if os.path.exists(out) and not os.path.isdir(out):
                 raise TranslateError(f"-o {out}: is a file but there are {len(inputs)} inputs; give a folder")
             targets = [out / f"{p.stem}_{tag}{ext}" for p in inputs]
-    elif Path(input_spec).is_dir():
+    elif os.path.isdir(input_spec):
         folder = Path(input_spec)
         targets = [folder.parent / f"{folder.name}_{tag}" / f"{p.stem}_{tag}{ext}" for p in inputs]
     else:
         targets = [p.with_name(f"{p.stem}_{tag}{ext}") for p in inputs]
-    sources = {p.resolve() for p in inputs}
+    protected = FileSet([*inputs, *read])
     for t in targets:
-        if t.resolve() in sources:
-            raise TranslateError(f"output {t} would overwrite an input; choose another -o")
+        check_not_overwriting(t, protected)
     if len(set(targets)) != len(targets):
         raise TranslateError("two inputs have the same name and would write the same output; use -o with a folder per input")
+    for folder in dict.fromkeys(t.parent for t in targets):  # fail now, not after loading the model
+        check_can_create(folder / targets[0].name)
     return targets
 
 
@@ -81,8 +103,8 @@ def plan_masks(inputs: list[Path], mask: str | None) -> list[Path | None]:
     if mask is None:
         return [None] * len(inputs)
     folder = Path(mask)
-    if not folder.is_dir():
-        if not folder.is_file():
+    if not os.path.isdir(folder):
+        if not os.path.isfile(folder):
             raise TranslateError(f"--mask {mask}: no such file or folder")
         return [folder] * len(inputs)
     by_stem = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS}
@@ -133,42 +155,70 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from translate.imageio import list_images
-    from translate.inference import load
+    from translate.inference import load, source_weights_file
+    from translate.pipeline import check_tiling
+    from translate.resilience import StopSignals, remove_stale_temp_files_of
 
-    if args.tile < 0 or args.tile_overlap < 0:
-        raise TranslateError("--tile and --tile-overlap must be >= 0")
-    if args.tile and args.tile_overlap >= args.tile:
-        raise TranslateError(f"--tile-overlap ({args.tile_overlap}) must be smaller than --tile ({args.tile})")
+    try:
+        check_tiling(args.tile, args.tile_overlap)
+    except ValueError as e:
+        raise TranslateError(str(e)) from None
     inputs = list_images(args.input)
-    targets = plan_outputs(inputs, args.input, args.output, _model_tag(args.model), args.ext)
+    masks = plan_masks(inputs, args.mask)
+    targets = plan_outputs(inputs, args.input, args.output, _model_tag(args.model), args.ext,
+                           read=[*dict.fromkeys(masks), source_weights_file(args.model, args.weights)])
     translator = load(args.model, device=args.device, direction=args.direction, weights_file=args.weights,
                       arch=args.arch, norm=args.norm)
     if translator.needs_mask and args.mask is None:
         raise TranslateError(f"{args.model} is an inpainting model: give the hole with --mask MASK.png (white = hole)")
     if args.mask is not None and not translator.needs_mask:
         raise TranslateError(f"--mask applies to inpainting models only; {args.model} is a {translator.card.task} model")
-    masks = plan_masks(inputs, args.mask)
+    translator.check_tiling(args.tile, args.tile_overlap)
     jobs = list(zip(inputs, targets, masks))
     shards = _Shards()  # under torchrun each process translates every world_size-th file
     jobs = shards.mine(jobs)
-    failed = 0
-    bar = tqdm(jobs, desc="translate", unit="img", disable=len(inputs) == 1 or not shards.is_main, file=sys.stderr)
-    for src, dst, mask in bar:
-        try:
-            translator.translate_file(src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask)
-        except TranslateError as e:
-            failed += 1
-            reason = str(e).removeprefix(f"{src}: ")
-            tqdm.write(f"translate: skipped {src}: {reason}", file=sys.stderr)
-        except (MemoryError, RuntimeError) as e:
-            if not isinstance(e, MemoryError) and not _is_out_of_memory(e):
-                raise
-            failed += 1
-            tqdm.write(f"translate: skipped {src}: out of memory; process it in tiles, e.g. --tile 512",
-                       file=sys.stderr)
-    done, failed = shards.totals([len(jobs) - failed, failed])
+    # Temp files of these very targets can only be left by a killed earlier run (each process
+    # cleans its own share only, so a torchrun peer's live temp files are never touched).
+    remove_stale_temp_files_of(dst for _, dst, _ in jobs)
+    done = failed = 0
+    stopped_by: TranslateError | None = None
+    # disable=None: tqdm draws the bar on a terminal only, so logs and pipes get clean lines.
+    bar = tqdm(jobs, desc="translate", unit="img", disable=True if len(inputs) == 1 or not shards.is_main else None,
+               file=sys.stderr)
+    with StopSignals() as stop:  # SIGTERM / Ctrl-C: finish the current file, then stop cleanly
+        for src, dst, mask in bar:
+            if stop.requested:
+                break
+            try:
+                translator.translate_file(src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask)
+                done += 1
+            except TranslateError as e:
+                failed += 1
+                if e.stop_batch:  # the same for every remaining file: say it once and stop
+                    failed, stopped_by = len(jobs) - done, e
+                    bar.close()
+                    print(f"translate: error: {printable(e)} (stopped after {done} of {len(jobs)} files)",
+                          file=sys.stderr)
+                    break
+                reason = str(e).removeprefix(f"{src}: ")
+                tqdm.write(printable(f"translate: skipped {src}: {reason}"), file=sys.stderr)
+            except (MemoryError, RuntimeError) as e:
+                if not isinstance(e, MemoryError) and not _is_out_of_memory(e):
+                    raise
+                failed += 1
+                tqdm.write(printable(f"translate: skipped {src}: out of memory; process it in tiles, e.g. --tile 512"),
+                           file=sys.stderr)
+    bar.close()
+    if stop.requested:
+        print(f"translate: stopped by {stop.name} after {done} of {len(jobs)} files; every file written is "
+              f"complete, run the command again for the rest", file=sys.stderr)
+        return 130
+    done, failed = shards.totals([done, failed])
     if not shards.is_main:
         return 1 if failed else 0
     where = targets[0] if len(targets) == 1 else targets[0].parent
-    print(f"{done} translated, {failed} failed -> {where}")
+    print(printable(f"{done} translated, {failed} failed -> {where}"))
+    if stopped_by is not None and not done:  # nothing could be done at all: an error, not a partial batch
+        return stopped_by.exit_code
     return 1 if failed else 0
+
