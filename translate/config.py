@@ -81,6 +81,9 @@ class TrainConfig:
     precise_bn: int = opt(0, "recompute the generators' batch-norm statistics over N training batches in every "
                           "saved checkpoint instead of keeping the moving average (0: off)", resumable=True,
                           metavar="N")
+    health_every: int = opt(50, "check training health every N iterations (discriminator winning, oscillating "
+                            "losses, collapsed output, exploding gradients; warnings go to stderr, losses.jsonl and "
+                            "index.html); 0: off", resumable=True, metavar="N")
 
     def validate(self) -> None:
         """Raise :class:`TranslateError` (one line) for values that cannot train."""
@@ -89,7 +92,7 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise TranslateError(f"--{flag_name(name)} must be >= 1, got {getattr(self, name)}")
         for name in ("epochs", "epochs_decay", "workers", "save_every_epochs", "val_every", "val_max_images",
-                     "precise_bn"):
+                     "precise_bn", "health_every"):
             if getattr(self, name) < 0:
                 raise TranslateError(f"--{flag_name(name)} must be >= 0, got {getattr(self, name)}")
         if self.epochs + self.epochs_decay < 1:
@@ -156,6 +159,9 @@ class GANConfig(TrainConfig):
     gan_mode: str = opt("lsgan", "adversarial loss", ("vanilla", "lsgan", "hinge", "wgangp"))
     lambda_gp: float = opt(10.0, "gradient penalty weight (only with --gan-mode wgangp)")
     pool_size: int = opt(0, "image pool size for the discriminator (0: no pool)")
+    diffaugment: str = opt("", "DiffAugment policy: the same differentiable augmentation of real and generated "
+                           "images whenever D sees them, a comma-separated subset of color,translation,cutout "
+                           "(helps with little data; empty: off)", metavar="POLICY")
 
     def validate(self) -> None:
         super().validate()
@@ -166,6 +172,9 @@ class GANConfig(TrainConfig):
                 raise TranslateError(f"--{flag_name(name)} must be >= 1, got {getattr(self, name)}")
         if self.pool_size < 0:
             raise TranslateError(f"--pool-size must be >= 0, got {self.pool_size}")
+        from translate.diffaugment import parse_policy
+
+        parse_policy(self.diffaugment)
         kind, _, size = self.netG.partition("_")
         if kind == "unet" and size.isdigit() and int(size) >= 32 and int(size) & (int(size) - 1) == 0:
             pass

@@ -3,7 +3,8 @@
 :class:`Monitor` receives what the trainer logs (loss records, image sheets, validation
 metrics) and turns it into things to look at: TensorBoard events (``--tensorboard``; needs the
 optional extra ``pip install 'translate[tensorboard]'``), ``RUN_DIR/index.html`` (the image
-sheets, newest first, with their iterations and the latest losses) and, at the end,
+sheets, newest first, with their iterations, the latest losses and any training-health warnings)
+and, at the end,
 ``RUN_DIR/losses.png`` (a loss curve drawn from losses.jsonl with OpenCV). Every file is
 written atomically. No torch at import time.
 """
@@ -24,6 +25,8 @@ from translate.fileio import atomic_write_bytes, atomic_write_text
 
 #: losses.jsonl keys that are bookkeeping, not losses.
 NOT_LOSSES = ("iteration", "epoch", "time")
+#: The key of a losses.jsonl record that holds a training-health warning (translate.health).
+WARNING = "warning"
 _SHEET_NAME = re.compile(r"^iter_(\d+)\.png$")
 # distinct BGR colours (tab10) for the curves
 _COLOURS = [(180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148), (75, 86, 140),
@@ -40,6 +43,11 @@ def loss_names(records: Sequence[dict[str, Any]]) -> list[str]:
     return list(names)
 
 
+def health_warnings(records: Sequence[dict[str, Any]]) -> list[tuple[int, str]]:
+    """``(iteration, sentence)`` of the training-health warnings in losses.jsonl records."""
+    return [(int(r.get("iteration", 0)), str(r[WARNING])) for r in records if WARNING in r]
+
+
 def sheet_files(run_dir: str | Path) -> list[tuple[int, Path]]:
     """``(iteration, path)`` of the image sheets in ``RUN_DIR/samples``, newest first."""
     folder = Path(run_dir) / "samples"
@@ -52,7 +60,8 @@ def write_index(run_dir: str | Path, records: Sequence[dict[str, Any]], title: s
     """Write ``RUN_DIR/index.html``: the latest losses (and validation metrics) and every image
     sheet, newest first, each with its iteration. Links are relative, so the folder can be moved."""
     run_dir = Path(run_dir)
-    latest = records[-1] if records else {}
+    latest = next((r for r in reversed(records) if WARNING not in r), {})
+    warnings = "".join(f"<li>iteration {it}: {html.escape(text)}</li>" for it, text in health_warnings(records))
     val = next((r for r in reversed(records) if any(k.startswith("val_") for k in r)), {})
     rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{_fmt(v)}</td></tr>" for k, v in latest.items())
     val_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in val.items())
@@ -64,9 +73,10 @@ def write_index(run_dir: str | Path, records: Sequence[dict[str, Any]], title: s
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><meta http-equiv="refresh" content="60">
 <title>{html.escape(title or run_dir.name)}</title>
-<style>body{{font-family:sans-serif;margin:1em}}td,th{{padding:0 .6em;text-align:left}}img{{max-width:100%}}</style>
+<style>body{{font-family:sans-serif;margin:1em}}td,th{{padding:0 .6em;text-align:left}}img{{max-width:100%}}.warn{{color:#a00}}</style>
 </head><body>
 <h1>{html.escape(title or run_dir.name)}</h1>
+{'<h2>training health warnings</h2><ul class="warn">' + warnings + "</ul>" if warnings else ""}
 <h2>latest losses</h2><table>{rows or "<tr><td>none logged yet</td></tr>"}</table>
 {"<h2>latest validation</h2><table>" + val_rows + "</table>" if val_rows else ""}
 {curve}
@@ -202,6 +212,14 @@ class Monitor:
             return
         if self.writer is not None:
             self.writer.add_image("samples", np.ascontiguousarray(image.clip(0, 1)), iteration, dataformats="HWC")
+        write_index(self.run_dir, records, self.title, self.columns)
+
+    def warnings(self, records: Sequence[dict[str, Any]]) -> None:
+        """A training-health warning was logged: show it in index.html (and TensorBoard) now."""
+        if not self.enabled:
+            return
+        if self.writer is not None and records and WARNING in records[-1]:
+            self.writer.add_text("health", records[-1][WARNING], int(records[-1]["iteration"]))
         write_index(self.run_dir, records, self.title, self.columns)
 
     def close(self, records: Sequence[dict[str, Any]]) -> None:

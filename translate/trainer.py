@@ -46,6 +46,7 @@ from translate.config import TrainConfig, flag_name, resumable_fields, save_conf
 from translate.data.datasets import EpochItems, EpochSampler
 from translate.errors import TranslateError
 from translate.fileio import atomic_write_text, atomic_writer
+from translate.health import Finding, HealthMonitor
 from translate.imageio import write_image
 from translate.inference import resolve_device
 from translate.nets import precise_batchnorm
@@ -192,6 +193,10 @@ class Trainer:
             self.losses = dict(checkpoint.get("losses", {}))
             set_rng_state(checkpoint["rng"])  # last: building the nets above drew random numbers
         self.scaler = distributed.prepare_recipe(self.recipe, config, self.device, self.dist, checkpoint)
+        self.health = (HealthMonitor(self.recipe.health_signals(), config.health_every, self.scaler is not None)
+                       if config.health_every and self.is_main else None)
+        if self.health is not None and checkpoint is not None and "health" in checkpoint:
+            self.health.load_state_dict(checkpoint["health"])  # so a resumed run warns as the whole one would
         self.loader_generator = torch.Generator().manual_seed(config.seed)
         # One loader for the whole run: its worker processes persist across epochs.
         self.sampler = EpochSampler()
@@ -220,6 +225,8 @@ class Trainer:
             ckpt["nets"].update(self._precise_bn_states())
         if self.scaler is not None:
             ckpt["scaler"] = self.scaler.state_dict()
+        if self.health is not None:
+            ckpt["health"] = self.health.state_dict()
         ckpt["rng"] = rng_state()
         return ckpt
 
@@ -282,6 +289,12 @@ class Trainer:
             os.fsync(f.fileno())
         return record
 
+    def _health_warning(self, finding: Finding) -> None:
+        """Report a training-health finding: stderr, losses.jsonl and index.html."""
+        tqdm.write(f"translate: warning: {finding.message}", file=sys.stderr)
+        self._log({"health": finding.kind, "warning": finding.message}, 0.0)
+        self.monitor.warnings(read_log(self.log_path))
+
     def _sheet(self, batch: dict[str, Any]) -> Path:
         path = self.run_dir / "samples" / f"iter_{self.iteration:06d}.png"
         sheet = make_sheet(self.recipe.sample(batch))
@@ -342,6 +355,9 @@ class Trainer:
         self.epoch_iteration += 1
         self._check_finite(losses)
         self.losses = losses
+        if self.health is not None:
+            for finding in self.health.step(self.iteration, losses, self.recipe, batch):
+                self._health_warning(finding)
         now = time.perf_counter()
         seconds, self._tick = now - self._tick, now
         self._bar.update(1)

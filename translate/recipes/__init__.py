@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,9 +24,28 @@ if TYPE_CHECKING:
     import torch
     from torch.utils.data import Dataset
 
-__all__ = ["Recipe", "register", "recipe_names", "get_recipe", "REGISTRY"]
+__all__ = ["Recipe", "HealthSignals", "register", "recipe_names", "get_recipe", "REGISTRY"]
 
 REGISTRY: dict[str, type["Recipe"]] = {}
+
+
+@dataclass(frozen=True)
+class HealthSignals:
+    """What the training-health monitor (:mod:`translate.health`) may watch in a recipe, besides
+    the gradient norms of its nets.
+
+    ``d_losses``: keys of ``train_step``'s losses that are discriminator losses;
+    ``d_losses_bounded``: they are >= 0 and near 0 only when D tells real from fake almost
+    perfectly (vanilla, lsgan, hinge; not WGAN-GP's critic); ``g_losses``: the generators'
+    adversarial losses; ``outputs``: ``(input, output, reference)`` column triples of
+    ``sheet_columns``: a generator's input, its output, and real images of the output domain
+    (targets) whose variety across inputs the output should roughly have.
+    """
+
+    d_losses: tuple[str, ...] = ()
+    d_losses_bounded: bool = True
+    g_losses: tuple[str, ...] = ()
+    outputs: tuple[tuple[str, str, str], ...] = ()
 
 
 class Recipe:
@@ -99,6 +119,10 @@ class Recipe:
         """``(output, target)`` for a validation batch, each (B, C, H, W) in [-1, 1]; called with
         the nets in eval mode under ``torch.no_grad()``."""
         raise NotImplementedError
+
+    def health_signals(self) -> HealthSignals:
+        """What :mod:`translate.health` may watch besides gradient norms (default: nothing)."""
+        return HealthSignals()
 
     def end_epoch(self) -> None:
         """Called after each epoch: steps the learning-rate schedulers."""

@@ -1,4 +1,5 @@
-"""Pieces the GAN recipes share: network building, Adam + linear decay, D loss, model cards."""
+"""Pieces the GAN recipes share: network building, Adam + linear decay, D loss, DiffAugment,
+health signals, model cards."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import torch.nn as nn
 
 from translate.cards import ModelCard, size_multiple
 from translate.config import GANConfig, TrainConfig
+from translate.diffaugment import augmented, parse_policy
 from translate.losses import GANLoss, gradient_penalty
 from translate.nets import build_discriminator, build_generator, init_weights
 from translate.precision import backward, step
+from translate.recipes import HealthSignals
 
 
 def make_generator(config: GANConfig, input_nc: int, output_nc: int, device: torch.device) -> nn.Module:
@@ -80,6 +83,21 @@ def discriminator_step(gan: GANLoss, net_d: nn.Module, optimizer: torch.optim.Op
     backward(loss)
     step(optimizer)
     return {f"D_{k}": v for k, v in parts.items()}
+
+
+def seen_by_discriminator(net_d: nn.Module, config: GANConfig, groups: tuple[int, ...] | None = None) -> nn.Module:
+    """``net_d`` as the recipe calls it, in D's step and G's step alike: behind DiffAugment when
+    ``--diffaugment`` is set (``groups``: channels of the images stacked in D's input, which share
+    one transform), else ``net_d`` itself. Built per step, so ``net_d`` stays the saved module."""
+    return augmented(net_d, parse_policy(config.diffaugment), groups)
+
+
+def gan_health_signals(config: GANConfig, d_losses: tuple[str, ...], g_losses: tuple[str, ...],
+                       outputs: tuple[tuple[str, str, str], ...]) -> HealthSignals:
+    """:class:`~translate.recipes.HealthSignals` of a GAN recipe; its D losses are bounded below
+    by 0 in every ``--gan-mode`` but WGAN-GP's."""
+    return HealthSignals(d_losses=d_losses, d_losses_bounded=config.gan_mode != "wgangp", g_losses=g_losses,
+                         outputs=outputs)
 
 
 def generator_card(config: GANConfig, task: str, generator: dict[str, Any], direction: str,

@@ -6,6 +6,7 @@ Each iteration, in the reference order: forward ``fake_B = G_A(A)``, ``rec_A = G
 with ``GAN(D_A(fake_B)) + GAN(D_B(fake_A)) + lambda_cycle * (|rec_A - A| + |rec_B - B|)`` plus the
 identity loss ``lambda_identity * lambda_cycle * (|G_A(B) - B| + |G_B(A) - A|)``; then one Adam step
 on both discriminators, each on real vs a fake drawn from its image pool, loss ``0.5 * (real + fake)``.
+With ``--diffaugment`` every image a discriminator sees, in both steps, goes through DiffAugment first.
 Data: unpaired ``trainA/`` and ``trainB/`` folders (:class:`~translate.data.datasets.UnalignedDataset`).
 """
 
@@ -23,10 +24,10 @@ from translate.config import GANConfig, opt
 from translate.data.datasets import UnalignedDataset
 from translate.errors import TranslateError
 from translate.losses import GANLoss, ImagePool
-from translate.recipes import Recipe, register
+from translate.recipes import HealthSignals, Recipe, register
 from translate.precision import backward, step
-from translate.recipes._gan import (adam, discriminator_loss, generator_card, linear_decay, make_discriminator,
-                                    make_generator, set_requires_grad)
+from translate.recipes._gan import (adam, discriminator_loss, gan_health_signals, generator_card, linear_decay,
+                                    make_discriminator, make_generator, seen_by_discriminator, set_requires_grad)
 
 
 @dataclass
@@ -85,6 +86,7 @@ class CycleGAN(Recipe):
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         G_A, G_B, D_A, D_B = (self.nets[k] for k in ("G_A", "G_B", "D_A", "D_B"))
         cfg = self.config
+        D_A_sees, D_B_sees = seen_by_discriminator(D_A, cfg), seen_by_discriminator(D_B, cfg)
         real_A = batch["A"].to(self.device, non_blocking=True)
         real_B = batch["B"].to(self.device, non_blocking=True)
         fake_B = G_A(real_A)
@@ -95,8 +97,8 @@ class CycleGAN(Recipe):
         set_requires_grad([D_A, D_B], False)  # the G step needs no gradients for D's weights
         self.optimizers["G"].zero_grad(set_to_none=True)
         losses = {
-            "G_A": self.gan(D_A(fake_B), True, for_discriminator=False),
-            "G_B": self.gan(D_B(fake_A), True, for_discriminator=False),
+            "G_A": self.gan(D_A_sees(fake_B), True, for_discriminator=False),
+            "G_B": self.gan(D_B_sees(fake_A), True, for_discriminator=False),
             "cycle_A": F.l1_loss(rec_A, real_A) * cfg.lambda_cycle,
             "cycle_B": F.l1_loss(rec_B, real_B) * cfg.lambda_cycle,
         }
@@ -109,8 +111,8 @@ class CycleGAN(Recipe):
 
         set_requires_grad([D_A, D_B], True)
         self.optimizers["D"].zero_grad(set_to_none=True)
-        for d_name, net_d, real, fake, pool in (("D_A", D_A, real_B, fake_B, self.pools["B"]),
-                                                ("D_B", D_B, real_A, fake_A, self.pools["A"])):
+        for d_name, net_d, real, fake, pool in (("D_A", D_A_sees, real_B, fake_B, self.pools["B"]),
+                                                ("D_B", D_B_sees, real_A, fake_A, self.pools["A"])):
             loss_d, parts = discriminator_loss(self.gan, net_d, real, pool.query(fake), cfg.lambda_gp)
             backward(loss_d)
             losses[d_name] = loss_d
@@ -123,6 +125,10 @@ class CycleGAN(Recipe):
 
     def sample(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         return self.visuals
+
+    def health_signals(self) -> HealthSignals:
+        return gan_health_signals(self.config, ("D_A", "D_B"), ("G_A", "G_B"),
+                                  (("real_A", "fake_B", "real_B"), ("real_B", "fake_A", "real_A")))
 
     def extra_state(self) -> dict[str, Any]:
         return {"pools": {k: pool.state_dict() for k, pool in self.pools.items()}}

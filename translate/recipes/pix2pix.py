@@ -4,7 +4,8 @@ G (U-Net) maps A to B; the PatchGAN D judges (A, B) pairs, concatenated on chann
 iteration, in the reference order: ``fake_B = G(A)``; update D on real (A, B) vs (A, fake_B)
 detached (through an image pool if ``--pool-size`` > 0; the reference uses none), loss
 ``0.5 * (real + fake)`` (+ gradient penalty for wgangp); then update G with
-``GAN(D(A, fake_B)) + lambda_L1 * |fake_B - B|`` while D is frozen.
+``GAN(D(A, fake_B)) + lambda_L1 * |fake_B - B|`` while D is frozen. With ``--diffaugment`` every
+pair D sees, in both steps, goes through DiffAugment first.
 Data: A|B side by side in one image (:class:`~translate.data.datasets.AlignedDataset`).
 """
 
@@ -21,10 +22,10 @@ from translate.cards import size_multiple
 from translate.config import GANConfig, opt
 from translate.data.datasets import AlignedDataset
 from translate.losses import GANLoss, ImagePool
-from translate.recipes import Recipe, register
+from translate.recipes import HealthSignals, Recipe, register
 from translate.precision import backward, step
-from translate.recipes._gan import (adam, discriminator_step, generator_card, linear_decay, make_discriminator,
-                                    make_generator, set_requires_grad)
+from translate.recipes._gan import (adam, discriminator_step, gan_health_signals, generator_card, linear_decay,
+                                    make_discriminator, make_generator, seen_by_discriminator, set_requires_grad)
 
 
 @dataclass
@@ -72,13 +73,17 @@ class Pix2Pix(Recipe):
         real_A = batch["A"].to(self.device, non_blocking=True)
         real_B = batch["B"].to(self.device, non_blocking=True)
         fake_B = G(real_A)
+        # D judges whether B fits A pixel for pixel, so DiffAugment moves the condition and the
+        # image of a pair together: shifted or cut out apart, every pair (real ones too) would
+        # look mismatched and D would learn nothing about correspondence.
+        D_sees = seen_by_discriminator(D, cfg, (cfg.input_nc, cfg.output_nc))
 
-        d_losses = discriminator_step(self.gan, D, self.optimizers["D"], torch.cat([real_A, real_B], 1),
+        d_losses = discriminator_step(self.gan, D_sees, self.optimizers["D"], torch.cat([real_A, real_B], 1),
                                       self.pool.query(torch.cat([real_A, fake_B], 1)), cfg.lambda_gp)
 
         set_requires_grad([D], False)  # G's loss needs no gradients for D's weights
         self.optimizers["G"].zero_grad(set_to_none=True)
-        loss_G_GAN = self.gan(D(torch.cat([real_A, fake_B], 1)), True, for_discriminator=False)
+        loss_G_GAN = self.gan(D_sees(torch.cat([real_A, fake_B], 1)), True, for_discriminator=False)
         loss_G_L1 = F.l1_loss(fake_B, real_B) * cfg.lambda_L1
         backward(loss_G_GAN + loss_G_L1)
         step(self.optimizers["G"])
@@ -90,6 +95,9 @@ class Pix2Pix(Recipe):
 
     def sample(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         return self.visuals
+
+    def health_signals(self) -> HealthSignals:
+        return gan_health_signals(self.config, ("D_real", "D_fake"), ("G_GAN",), (("input", "output", "target"),))
 
     @classmethod
     def build_val_dataset(cls, config: Pix2PixConfig, folder: Path) -> AlignedDataset:
