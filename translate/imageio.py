@@ -30,17 +30,18 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", "
 #: claiming more is refused before anything is allocated. Read by OpenCV once, at start-up.
 PIXEL_LIMIT_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"
 
-# Lines the image libraries print straight to the process's stderr (fd 2) while decoding:
-# libpng's "libpng warning/error: ...", libjpeg's "Corrupt JPEG data ..." / "Premature end of
-# JPEG file", libtiff's "TIFFReadDirectory: Warning, ...", OpenCV's "[ WARN:0@0.1] ...".
-_DECODER_NOISE = re.compile(
+# Lines the image libraries print straight to the process's stderr (fd 2) while decoding or
+# encoding: libpng's "libpng warning/error: ...", libjpeg's "Corrupt JPEG data ..." / "Premature
+# end of JPEG file", libtiff's "TIFFReadDirectory: Warning, ...", OpenCV's "[ WARN:0@0.1] ..."
+# and "[ERROR:0@0.1] ..." (followed by blank lines).
+_CODEC_NOISE = re.compile(
     rb"^(libpng (warning|error)|\[ ?(WARN|ERROR|INFO)|Corrupt JPEG|Premature end of JPEG|Invalid (SOS|JPEG)|"
-    rb"Unsupported (marker|JPEG)|Bogus |Not a JPEG|JPEG|TIFF|[A-Za-z]+: (Warning|Error),|libtiff|Warning: )")
+    rb"Unsupported (marker|JPEG)|Bogus |Not a JPEG|JPEG|TIFF|[A-Za-z]+: (Warning|Error),|libtiff|Warning: |\s*$)")
 
 
-class _QuietDecoders:
-    """While any thread decodes, fd 2 goes to a temp file; when the last decode ends, what was
-    written there is replayed to the real stderr minus the decoder libraries' own lines.
+class _QuietCodecs:
+    """While any thread decodes or encodes, fd 2 goes to a temp file; when the last one ends, what
+    was written there is replayed to the real stderr minus the image libraries' own lines.
 
     The libraries write with C stdio on fd 2, past Python's sys.stderr, so only a redirection
     of the descriptor silences them. It is shared and counted rather than locked, so decoding
@@ -91,20 +92,20 @@ class _QuietDecoders:
         with sink:
             sink.seek(0)
             kept = b"".join(line for line in sink.read().splitlines(keepends=True)
-                            if not _DECODER_NOISE.match(line))
+                            if not _CODEC_NOISE.match(line))
         if kept:
             with contextlib.suppress(OSError):
                 os.write(2, kept)
 
 
-_quiet_decoders = _QuietDecoders()
+_quiet_codecs = _QuietCodecs()
 
 
 def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray | None:
     """cv2.imdecode with the libraries' stderr lines hidden and their exceptions as one-line
     :class:`TranslateError` about ``path``; None when OpenCV cannot decode the data."""
     try:
-        with _quiet_decoders():
+        with _quiet_codecs():
             return cv2.imdecode(data, flags)
     except cv2.error as e:
         text = str(e)
@@ -215,7 +216,8 @@ def check_format(ext: str) -> str:
     :class:`TranslateError` naming the formats that can."""
     ext = ext.lower() if ext.startswith(".") else "." + ext.lower()
     if ext not in IMAGE_EXTENSIONS:
-        raise TranslateError(f"cannot write '{ext}' images; use one of {', '.join(IMAGE_EXTENSIONS)}")
+        what = f"'{ext}' images" if ext != "." else "a file name without a suffix"
+        raise TranslateError(f"cannot write {what}; use one of {', '.join(IMAGE_EXTENSIONS)}")
     return ext
 
 
@@ -240,7 +242,8 @@ def encode_image(
         out = np.dstack([out, to_uint(alpha, bit_depth)])
     params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext in (".jpg", ".jpeg") else []
     try:
-        ok, buf = cv2.imencode(ext, out, params)
+        with _quiet_codecs():
+            ok, buf = cv2.imencode(ext, out, params)
     except cv2.error as e:  # e.g. wider than the format allows (JPEG and WebP: 65535 / 16383 px)
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else "encoder error"
         raise TranslateError(f"OpenCV could not encode a {ext} image of {out.shape[1]}x{out.shape[0]} px "

@@ -1,0 +1,67 @@
+"""Builders for the hostile-input tests: a tiny ONNX model without torch or an export, lying and
+truncated image files, and the checks every hostile case makes (one stderr line, inputs unchanged)."""
+
+import hashlib
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from translate.cards import ModelCard
+from translate.runtime import METADATA_FORMAT, METADATA_KEY
+
+
+def write_identity_onnx(path: Path, **card: object) -> Path:
+    """An ONNX file whose graph returns its (N, 3, H, W) input unchanged, carrying a translate card
+    (x1 ResNet-like, multiple 4) with ``card`` fields overridden (e.g. ``scale=4`` to make it lie)."""
+    fields = {"name": "identity", "task": "cyclegan", "generator": {"arch": "resnet_2blocks", "ngf": 8},
+              "multiple": 4, **card}
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["output"])], "identity", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    metadata = {"format": METADATA_FORMAT, "card": ModelCard(**fields).to_dict()}
+    helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata)})
+    onnx.save(model, str(path))
+    return path
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def write_lying_png(path: Path, width: int = 100_000, height: int = 100_000) -> Path:
+    """A 60-byte PNG whose header claims ``width`` x ``height`` RGB pixels (a decompression bomb)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+                     + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _png_chunk(b"IEND", b""))
+    return path
+
+
+def write_truncated(path: Path, size: int = 48, seed: int = 0) -> Path:
+    """The first half of a valid image file in ``path``'s format (a download cut short)."""
+    image = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    ok, buf = cv2.imencode(path.suffix, image)
+    assert ok
+    path.write_bytes(buf.tobytes()[: len(buf) // 2])
+    return path
+
+
+def digests(*paths: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``paths`` (files or folders, recursively), by path."""
+    files = [q for p in paths for q in ([p] if p.is_file() else sorted(p.rglob("*"))) if q.is_file()]
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def one_error_line(err: str) -> str:
+    """The single line of a hostile case's stderr; fails on a traceback or more than one line."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
