@@ -209,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
                 tqdm.write(printable(f"translate: skipped {src}: out of memory; process it in tiles, e.g. --tile 512"),
                            file=sys.stderr)
     bar.close()
-    if stop.requested:
+    if stop.requested and done + failed < len(jobs):  # a signal during the last file changed nothing
         print(f"translate: stopped by {stop.name} after {done} of {len(jobs)} files; every file written is "
               f"complete, run the command again for the rest", file=sys.stderr)
         return 130
