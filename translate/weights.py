@@ -111,15 +111,25 @@ def fetch(card: ModelCard, *, weights: str | os.PathLike | None = None, progress
                 f"(git checkout -- {card.file}) or pass --weights FILE"
             )
         return path
-    path = cache_path(card)
+    return fetch_url(card.url, cache_path(card), sha256=card.sha256, desc=card.name, progress=progress)
+
+
+def fetch_url(url: str | None, path: Path, *, sha256: str | None = None, desc: str, progress: bool = True,
+              hint: str = " or pass --weights FILE") -> Path:
+    """``path``, downloaded from ``url`` first unless it is already there (the cache logic of
+    :func:`fetch` for any file, e.g. the Inception weights of FID).
+
+    A file already at ``path`` is checked against ``sha256`` (a full digest or a prefix of one, as
+    torch hub file names carry) or the digest recorded at download, without network access; a file
+    placed there by hand with neither is taken as is. ``desc`` names the file in messages and the
+    progress bar; ``hint`` ends the "place the file by hand" advice.
+    """
     if path.is_file():
-        _verify_cached(path, card)
+        _verify_cached(path, desc, sha256)
         return path
-    if not card.url:
-        raise TranslateError(
-            f"model {card.name} has no download URL; place its weights at {path} or pass --weights FILE"
-        )
-    _download(card.url, path, expected_sha256=card.sha256, progress=progress, desc=card.name)
+    if not url:
+        raise TranslateError(f"{desc} has no download URL; place the file at {path}{hint}")
+    _download(url, path, expected_sha256=sha256, progress=progress, desc=desc, hint=hint)
     return path
 
 
@@ -127,23 +137,23 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _verify_cached(path: Path, card: ModelCard) -> None:
+def _verify_cached(path: Path, desc: str, expected: str | None) -> None:
     # A file placed by hand, without a sidecar, for a card without a checksum is taken as is.
-    expected = card.sha256
     if not expected and _sidecar(path).is_file():
         recorded = _sidecar(path).read_text(encoding="utf-8").split()
         expected = recorded[0] if recorded else None
     if not expected:
         return
     actual = sha256_file(path)
-    if actual != expected.lower():
+    if not actual.startswith(expected.lower()):
         raise TranslateError(
-            f"cached weights of {card.name} are corrupt: {path} has SHA-256 {actual}, expected {expected}; "
+            f"cached weights of {desc} are corrupt: {path} has SHA-256 {actual}, expected {expected}; "
             f"delete it to download it again"
         )
 
 
-def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bool, desc: str) -> None:
+def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bool, desc: str,
+              hint: str = " or pass --weights FILE") -> None:
     """Stream ``url`` into a temporary file beside ``dest``; rename it to ``dest`` when complete.
 
     The temporary file is removed on any failure (including Ctrl-C), so ``dest`` is either the
@@ -157,7 +167,7 @@ def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bo
     except OSError as e:
         raise TranslateError(
             f"cannot write to the weights cache {dest.parent} ({e.strerror or e}); "
-            f"set TRANSLATE_HOME to a writable folder or pass --weights FILE"
+            f"set TRANSLATE_HOME to a writable folder{hint}"
         ) from e
     tmp = Path(tmp_name)
     try:
@@ -180,10 +190,10 @@ def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bo
                 os.fsync(out.fileno())
         except (OSError, http.client.HTTPException, ValueError) as e:
             raise TranslateError(
-                f"could not download {url} ({_reason(e)}); place the file by hand at {dest} or pass --weights FILE"
+                f"could not download {url} ({_reason(e)}); place the file by hand at {dest}{hint}"
             ) from e
         actual = digest.hexdigest()
-        if expected_sha256 and actual != expected_sha256.lower():
+        if expected_sha256 and not actual.startswith(expected_sha256.lower()):
             raise TranslateError(
                 f"checksum mismatch for {url}: expected {expected_sha256}, got {actual}; the file was removed"
             )

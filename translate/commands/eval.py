@@ -65,6 +65,27 @@ def _inpaint_run(args: argparse.Namespace) -> Any:
     return evaluate_inpaint(args.model, args.data, device=args.device)
 
 
+def _translation_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--direction", choices=("AtoB", "BtoA"),
+                   help="which half of the A|B files is the input (default: the model card's direction)")
+    p.add_argument("--palette", help="score outputs as label maps with this palette: a name (facades) or a JSON "
+                                     "file (default: the model card's palette; 'none': score as photos)")
+    p.add_argument("--train-data", help="A|B training split for the nearest-neighbour and majority-class "
+                                        "baselines (default: train/ beside --data)")
+    p.add_argument("--fid", action="store_true", help="also FID and KID against the real targets (photos; needs "
+                                                      "translate[fid] and the Inception weights, downloaded once)")
+    p.add_argument("--inception-weights", metavar="FILE", help="Inception weights file for --fid instead of the "
+                                                               "cached download")
+
+
+def _translation_run(args: argparse.Namespace) -> Any:
+    from translate.evaluate import evaluate_translation
+
+    return evaluate_translation(args.model, args.data, direction=args.direction, palette=args.palette,
+                                train_data=args.train_data, fid=args.fid, inception_weights=args.inception_weights,
+                                device=args.device, tile=args.tile)
+
+
 TASKS: dict[str, EvalTask] = {
     "sr": EvalTask(
         help="super-resolution: PSNR / SSIM (Y and RGB) of a model and of bicubic",
@@ -84,6 +105,15 @@ TASKS: dict[str, EvalTask] = {
                     "its 64x64 centre hole; PSNR (RGB) and mean L1 (in [0, 1]) inside the hole, per image and mean, "
                     "for the model, the mean colour of the known pixels and cv2.inpaint (Telea, radius 5).",
         add_arguments=lambda p: None, run=_inpaint_run),
+    "translation": EvalTask(
+        help="paired translation: label-map accuracy / IoU, or photo PSNR / SSIM / L1 (+ FID / KID), with baselines",
+        description="Paired translation benchmark on a test split of A|B images. Label-map targets (--palette, or "
+                    "the model card's): every output and ground-truth pixel is mapped to the nearest palette colour; "
+                    "per-pixel accuracy, mean class accuracy and mean class IoU pooled over the split (the CycleGAN "
+                    "paper's photo -> labels protocol), next to the majority class and nearest-neighbour retrieval "
+                    "of a training label map. Photo targets: PSNR / SSIM (RGB) and L1 per image, optionally FID / "
+                    "KID, next to the input itself and nearest-neighbour retrieval of a training photo.",
+        add_arguments=_translation_arguments, run=_translation_run),
 }
 
 EPILOG = """examples:
@@ -91,11 +121,13 @@ EPILOG = """examples:
   translate eval sr --data ../shared/data/sr/Set14              (bicubic only)
   translate eval sr --model runs/sr-x4 --data Set5 --json > set5.json
   translate eval derain --model derain --input Rain100L/rain --target Rain100L/norain
-  translate eval inpaint --model inpaint --data ../shared/data/sr/B100"""
+  translate eval inpaint --model inpaint --data ../shared/data/sr/B100
+  translate eval translation --model facades-photo2label --data ../shared/data/paired/facades/test
+  translate eval translation --model facades-label2photo --data ../shared/data/paired/facades/test --fid"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="benchmark a model (PSNR / SSIM)", epilog=EPILOG,
+    p = sub.add_parser("eval", help="benchmark a model (PSNR / SSIM, label accuracy / IoU, FID)", epilog=EPILOG,
                        description="Score a model on a benchmark folder, per image and on average.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     tasks = p.add_subparsers(dest="eval_task", metavar="TASK")
