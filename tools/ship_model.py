@@ -5,6 +5,7 @@ normalisation, size multiple, provenance) in the header, so `translate run <name
 `translate run weights/<name>.safetensors` rebuild the network from the file alone.
 
     python tools/ship_model.py RUN_DIR/checkpoints/latest.pt NAME --description "..." [--direction AtoB]
+        [--palette facades] [--fp16]
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ def main() -> None:
     p.add_argument("--description", default="")
     p.add_argument("--source", default="trained by translate (see tools/)")
     p.add_argument("--licence", default="BSD-3-Clause (weights trained by the translate authors)")
+    p.add_argument("--palette", help="the outputs are label maps in this palette (e.g. facades): stored in the "
+                                     "card, so `translate eval translation` scores them as label maps")
     p.add_argument("--fp16", action="store_true",
                    help="store float weights as float16 (half the size; loaded back into float32)")
     args = p.parse_args()
     net, card = load_model(args.checkpoint, direction=args.direction)
     out = REPO_WEIGHTS / f"{args.name}.safetensors"
     card = dataclasses.replace(card, name=args.name, file=f"weights/{out.name}", url=None, sha256=None,
-                               description=args.description, source=args.source, licence=args.licence)
+                               description=args.description, source=args.source, licence=args.licence,
+                               extra={**card.extra, **({"palette": args.palette} if args.palette else {})})
     state = net.state_dict()
     if args.fp16:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}

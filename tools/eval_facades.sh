@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The facades scores in the README: the shipped translators (and the CycleGAN run) on
+# paired/facades/test (106 images, never trained or selected on), next to the baselines
+# (majority class and nearest-neighbour retrieval from paired/facades/train). Add --json for
+# machine-readable output. Validation (runs/facades/val, 40 images carved out of the training
+# split) is what checkpoints were looked at on: VAL=1 scores that instead.
+set -euo pipefail
+DATA=${DATA:-../shared/data}
+RUNS=${RUNS:-runs}
+T=.venv/bin/translate
+if [ "${VAL:-0}" = 1 ]; then
+  SPLIT="$RUNS/facades/val"; TRAIN="$RUNS/facades/train"
+else
+  SPLIT="$DATA/paired/facades/test"; TRAIN="$DATA/paired/facades/train"
+fi
+echo "== photo -> labels: pix2pix (paired)"
+$T eval translation --model facades-photo2label --data "$SPLIT" --train-data "$TRAIN" --summary --device cpu "$@"
+echo "== photo -> labels: CycleGAN (unpaired), G_A of $RUNS/facades-cyclegan"
+$T eval translation --model "$RUNS/facades-cyclegan" --direction AtoB --palette facades --data "$SPLIT" \
+    --train-data "$TRAIN" --summary --device cpu "$@"
+echo "== labels -> photo: pix2pix"
+$T eval translation --model facades-label2photo --data "$SPLIT" --train-data "$TRAIN" --summary --device cpu "$@"
