@@ -30,8 +30,10 @@ norms of every net, and reports four failures every GAN course teaches:
   generator's outputs are all near grey, so this is judged only after :data:`COLLAPSE_WARMUP`
   checks.
 * **gradients**: a net's gradient norm that is NaN / Inf (not under fp16, whose GradScaler skips
-  such steps by design), or :data:`GRAD_EXPLODE` x above its median of the previous checks; GAN
-  gradient norms wander by factors of a few, two orders of magnitude is an explosion.
+  such steps by design), or :data:`GRAD_EXPLODE` x above its median of the earlier checks for
+  :data:`GRAD_HIGH_CHECKS` checks in a row; GAN gradient norms wander by factors of a few, and a
+  single spike is common (a tiny facades run's saturated D once jumped 364x for one check), two
+  orders of magnitude that last are an explosion.
 
 Each finding is reported once per run (the trainer prints it as ``translate: warning: ...``,
 appends it to losses.jsonl and shows it in index.html). The monitor only reads losses, sheet
@@ -68,6 +70,7 @@ COLLAPSE_WARMUP = 10
 COLLAPSE_POOL = 32  # sheet images are area-pooled to this size: cheap, and pixel noise averages out
 GRAD_EXPLODE = 100.0
 GRAD_HISTORY = 8
+GRAD_HIGH_CHECKS = 2
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class HealthMonitor:
         self.checks = 0
         self.images: dict[str, list[torch.Tensor]] = {}  # sheet column -> pooled (C, 32, 32) images
         self.grad_norms: dict[str, list[float]] = {}
+        self.grad_high: dict[str, int] = {}  # net -> checks in a row above GRAD_EXPLODE x its median
         self.reported: set[tuple[str, str]] = set()
 
     # -- the trainer's hook ------------------------------------------------------------------
@@ -199,11 +203,18 @@ class HealthMonitor:
                         f"weights; try a lower --lr, --gan-mode lsgan or wgangp, or --precision fp32")))
                 continue
             history = self.grad_norms.setdefault(name, [])
-            if len(history) >= GRAD_HISTORY // 2 and norm > GRAD_EXPLODE * max(float(np.median(history)), 1e-12):
-                found.append(Finding("exploding_gradients", name, (
-                    f"the gradient norm of {name} jumped to {norm:.3g}, {norm / float(np.median(history)):.0f}x its "
-                    f"recent median, so its updates are exploding; try a lower --lr, --gan-mode lsgan or wgangp "
-                    f"(its gradient penalty keeps D's gradients near 1)")))
+            baseline = max(float(np.median(history)), 1e-12) if len(history) >= GRAD_HISTORY // 2 else math.inf
+            if norm > GRAD_EXPLODE * baseline:
+                # one spike (a saturated D that is suddenly wrong) is common; the baseline keeps
+                # ignoring it, and only GRAD_HIGH_CHECKS checks in a row count as an explosion
+                self.grad_high[name] = self.grad_high.get(name, 0) + 1
+                if self.grad_high[name] >= GRAD_HIGH_CHECKS:
+                    found.append(Finding("exploding_gradients", name, (
+                        f"the gradient norm of {name} is {norm:.3g}, {norm / baseline:.0f}x its earlier median, for "
+                        f"{self.grad_high[name]} checks in a row, so its updates are exploding; try a lower --lr, "
+                        f"--gan-mode lsgan or wgangp (its gradient penalty keeps D's gradients near 1)")))
+                continue
+            self.grad_high[name] = 0
             history.append(norm)
             del history[:-GRAD_HISTORY]
         return found
@@ -214,7 +225,7 @@ class HealthMonitor:
         """Everything the checks remember (floats, lists and tensors: weights_only-loadable)."""
         return {"sums": self.sums, "intervals": self.intervals, "d_low_checks": self.d_low_checks,
                 "checks": self.checks, "images": {k: [t.clone() for t in v] for k, v in self.images.items()},
-                "grad_norms": self.grad_norms, "reported": sorted(list(r) for r in self.reported)}
+                "grad_norms": self.grad_norms, "grad_high": self.grad_high, "reported": sorted(list(r) for r in self.reported)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
@@ -223,6 +234,7 @@ class HealthMonitor:
         self.d_low_checks, self.checks = int(state["d_low_checks"]), int(state["checks"])
         self.images = {k: list(v) for k, v in state["images"].items()}
         self.grad_norms = {k: list(v) for k, v in state["grad_norms"].items()}
+        self.grad_high = {k: int(v) for k, v in state["grad_high"].items()}
         self.reported = {(str(k), str(s)) for k, s in state["reported"]}
 
 
