@@ -6,8 +6,11 @@ Importing ``translate`` does not import torch; :func:`load` does, unless given a
 from __future__ import annotations
 
 __version__ = "0.1.0"
+#: The distribution name on PyPI: `translate` there is an unrelated text-translation CLI that also
+#: installs a `translate` module and command, so the two cannot share one environment.
+DISTRIBUTION = "translate-gan"
 
-__all__ = ["__version__", "load"]
+__all__ = ["__version__", "DISTRIBUTION", "load"]
 
 
 def load(model: str, **kwargs):

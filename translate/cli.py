@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from translate import __version__
+from translate import DISTRIBUTION, __version__
 from translate.errors import TranslateError, printable
 
 SUBCOMMANDS = ("run", "train", "eval", "export", "convert", "zoo")
@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="translate",
         description="Image-to-image translation with GANs: run, train, export and convert.",
     )
-    parser.add_argument("--version", action="version", version=f"translate {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"translate {__version__} ({DISTRIBUTION}: image-to-image translation with GANs)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:

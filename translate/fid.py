@@ -1,4 +1,4 @@
-"""FID and KID between two sets of images, through torchmetrics (optional extra ``translate[fid]``).
+"""FID and KID between two sets of images, through torchmetrics (optional extra ``translate-gan[fid]``).
 
 Why torchmetrics: it is maintained with PyTorch Lightning, computes FID (Heusel et al. 2017) and
 KID (Binkowski et al. 2018) from one shared feature extractor, and its Inception network is
@@ -54,7 +54,7 @@ def _modules():
         from torchmetrics.image.kid import KernelInceptionDistance
     except ImportError:
         raise TranslateError("FID / KID need the optional packages torchmetrics and torch-fidelity: "
-                             "pip install 'translate[fid]'") from None
+                             "pip install 'translate-gan[fid]'") from None
     return FrechetInceptionDistance, KernelInceptionDistance, NoTrainInceptionV3
 
 

@@ -2,7 +2,7 @@
 
 :class:`Monitor` receives what the trainer logs (loss records, image sheets, validation
 metrics) and turns it into things to look at: TensorBoard events (``--tensorboard``; needs the
-optional extra ``pip install 'translate[tensorboard]'``), ``RUN_DIR/index.html`` (the image
+optional extra ``pip install 'translate-gan[tensorboard]'``), ``RUN_DIR/index.html`` (the image
 sheets, newest first, with their iterations, the latest losses and any training-health warnings)
 and, at the end,
 ``RUN_DIR/losses.png`` (a loss curve drawn from losses.jsonl with OpenCV). Every file is
@@ -177,7 +177,7 @@ def tensorboard_writer(log_dir: str | Path) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise TranslateError("--tensorboard needs the tensorboard package: pip install 'translate[tensorboard]' "
+        raise TranslateError("--tensorboard needs the tensorboard package: pip install 'translate-gan[tensorboard]' "
                              "(or pip install tensorboard), or train without --tensorboard") from None
     return SummaryWriter(log_dir=str(log_dir))
 

@@ -73,7 +73,7 @@ def _translation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-data", help="A|B training split for the nearest-neighbour and majority-class "
                                         "baselines (default: train/ beside --data)")
     p.add_argument("--fid", action="store_true", help="also FID and KID against the real targets (photos; needs "
-                                                      "translate[fid] and the Inception weights, downloaded once)")
+                                                      "translate-gan[fid] and the Inception weights, downloaded once)")
     p.add_argument("--inception-weights", metavar="FILE", help="Inception weights file for --fid instead of the "
                                                                "cached download")
 
