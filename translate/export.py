@@ -17,6 +17,12 @@ optional real image, and the largest absolute difference of the network outputs 
 most 1e-4 (2e-2 for ``fp16``, whose weights and activations are float16 while inputs and
 outputs stay float32). Only then is the file written, atomically; a failed check writes nothing.
 
+int8 (``int8=True`` with a ``calibration`` folder): the verified fp32 model is quantised by
+:func:`translate.quantize.quantize_int8` (onnxruntime's static QDQ quantisation, calibrated on
+real images through the pipeline) and written only when its output stays within a PSNR gate of
+the fp32 output on the calibration and on held-out images; the measured PSNR goes into the
+metadata (``"int8"``) and :attr:`ExportResult.int8`.
+
 Train-mode dropout in pix2pix. The reference ``test.py`` calls ``model.eval()`` only with
 ``--eval``; by default its U-Net runs in train mode, so BatchNorm normalises each image by its
 own statistics (batch 1) and dropout 0.5 is active: outputs are random and differ from eval
@@ -53,6 +59,8 @@ if TYPE_CHECKING:
     import onnx
     import torch
 
+    from translate.quantize import Int8Report
+
 DEFAULT_INPUT_NAMES = ("image",)
 DEFAULT_OUTPUT_NAMES = ("output",)
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
@@ -67,8 +75,9 @@ MAX_VERIFY_SIDE = 512
 class ExportResult:
     """What :func:`export_onnx` wrote: the file, how it was exported and the verification.
 
-    ``checks`` holds one ``(description, max abs difference)`` per verification input;
-    ``notes`` says e.g. that the TorchScript exporter was used instead of dynamo and why.
+    ``checks`` holds one ``(description, max abs difference)`` per verification input (of the
+    fp32 graph, before any int8 quantisation); ``notes`` says e.g. that the TorchScript exporter
+    was used instead of dynamo and why; ``int8`` is the quantisation report of an int8 export.
     """
 
     path: Path
@@ -80,6 +89,7 @@ class ExportResult:
     size_bytes: int
     checks: list[tuple[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    int8: "Int8Report | None" = None
 
     @property
     def max_abs_diff(self) -> float:
@@ -295,7 +305,7 @@ def _verify(model_bytes: bytes, net: "torch.nn.Module", card: ModelCard, batch: 
     import onnxruntime
 
     from translate.imageio import read_image
-    from translate.pipeline import run_backend
+    from translate.pipeline import center_crop, run_backend
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
@@ -315,7 +325,7 @@ def _verify(model_bytes: bytes, net: "torch.nn.Module", card: ModelCard, batch: 
         raise TranslateError(f"--verify-image is not supported for models with several inputs ({input_names(card)})")
     for path in verify_images:
         image = read_image(path)
-        rgb = _center_crop(image.rgb, MAX_VERIFY_SIDE)
+        rgb = center_crop(image.rgb, MAX_VERIFY_SIDE)
         comparison.max_abs_diff = 0.0
         if batch == "dynamic":
             run_backend(rgb, comparison, mean=card.mean, std=card.std, multiple=m, scale=card.scale,
@@ -325,12 +335,6 @@ def _verify(model_bytes: bytes, net: "torch.nn.Module", card: ModelCard, batch: 
                         multiple=m, scale=card.scale, in_channels=input_channels(card)[0])
         checks.append((f"image {Path(path).name} {rgb.shape[0]}x{rgb.shape[1]}", comparison.max_abs_diff))
     return checks
-
-
-def _center_crop(rgb: np.ndarray, side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return rgb[top:top + side, left:left + side]
 
 
 def _check_output(output: str | os.PathLike, read: Sequence[str | os.PathLike | None]) -> Path:
@@ -356,6 +360,11 @@ def export_onnx(
     source_file: str | os.PathLike | None = None,
     verify_images: Sequence[str | os.PathLike] = (),
     progress: Callable[[str], None] | None = None,
+    int8: bool = False,
+    calibration: str | os.PathLike | None = None,
+    int8_check: str | os.PathLike | None = None,
+    int8_method: str | None = None,
+    int8_gate_db: float | None = None,
 ) -> ExportResult:
     """Export ``net`` (built from ``card``) to the ONNX file ``output``, verify it, then write it.
 
@@ -363,14 +372,19 @@ def export_onnx(
     ``card.multiple``; it is put in eval mode. ``batch`` is ``"dynamic"`` or a fixed batch
     size. ``opset`` None uses the exporter's default. ``source_file`` (the weights) is hashed
     into the metadata and may not be ``output``. ``progress`` receives one-line status
-    messages. Raises :class:`TranslateError` when the export fails or onnxruntime's output
-    differs from PyTorch's by more than 1e-4 (fp32) / 2e-2 (fp16); nothing is written then.
+    messages. ``int8`` quantises the verified fp32 graph with images from the folder
+    ``calibration`` (held-out images from ``int8_check``, else from ``calibration``), with
+    ``int8_method`` and the PSNR gate ``int8_gate_db`` (defaults in :mod:`translate.quantize`).
+    Raises :class:`TranslateError` when the export fails, onnxruntime's output differs from
+    PyTorch's by more than 1e-4 (fp32) / 2e-2 (fp16), or the int8 model fails its gate; nothing
+    is written then.
     """
     import onnx
     import torch
 
     read = (source_file, *verify_images)
     output = _check_output(output, read)
+    _check_int8_options(fp16, int8, calibration, int8_check, int8_method, int8_gate_db)
     if batch != "dynamic" and (not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be 'dynamic' or a positive int, got {batch!r}")
     if opset is not None and not 7 <= opset <= 30:
@@ -414,13 +428,7 @@ def export_onnx(
         model = _to_fp16(model)
     metadata = build_metadata(card, exporter=exporter, opset=actual_opset, precision=precision, batch=batch,
                               source_name=source_name or card.name, source_sha256=source_sha256)
-    onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata, sort_keys=True)})
-    model.doc_string = f"{card.name}: {card.description}".strip(": ")
-    try:
-        onnx.checker.check_model(model, full_check=True)
-    except onnx.checker.ValidationError as e:
-        raise TranslateError(f"the exported ONNX model of {card.name} does not pass onnx.checker: {_first_line(e)}") from e
-    data = model.SerializeToString()
+    data = _finish(model, card, metadata)
 
     say("verifying onnxruntime against PyTorch ...")
     checks = _verify(data, net, card, batch, verify_images)
@@ -430,22 +438,73 @@ def export_onnx(
         detail = ", ".join(f"{what}: {d:.2e}" for what, d in checks)
         raise TranslateError(f"export of {card.name} not written: onnxruntime differs from PyTorch by {worst:.2e} "
                              f"> {tolerance:g} ({detail})")
+    report = None
+    if int8:
+        # Quantised from the fp32 graph just verified against PyTorch; the gate then measures
+        # int8 against that fp32 graph, so the two checks chain: PyTorch -> fp32 -> int8.
+        from translate.quantize import DEFAULT_GATE_DB, DEFAULT_METHOD, quantize_int8
+
+        quantized, report = quantize_int8(
+            data, card, calibration, int8_check, method=int8_method or DEFAULT_METHOD,
+            gate_db=DEFAULT_GATE_DB if int8_gate_db is None else int8_gate_db, progress=say)
+        precision = "int8"
+        metadata = dict(metadata, precision=precision, int8=report.to_metadata())
+        data = _finish(onnx.load_from_string(quantized), card, metadata)
     atomic_write_bytes(output, data, protect=read)
     return ExportResult(path=output, exporter=exporter, opset=actual_opset, precision=precision, batch=batch,
-                        tolerance=tolerance, size_bytes=len(data), checks=checks, notes=notes)
+                        tolerance=tolerance, size_bytes=len(data), checks=checks, notes=notes, int8=report)
+
+
+def _check_int8_options(fp16: bool, int8: bool, calibration: str | os.PathLike | None,
+                        int8_check: str | os.PathLike | None, int8_method: str | None,
+                        int8_gate_db: float | None) -> None:
+    """One-line errors for int8 options that contradict each other, before the (slow) export."""
+    if not int8:
+        given = [name for name, value in (("--calibration", calibration), ("--int8-check", int8_check),
+                                          ("--int8-method", int8_method), ("--int8-gate", int8_gate_db))
+                 if value is not None]
+        if given:
+            raise TranslateError(f"{', '.join(given)} only apply with --int8")
+        return
+    if fp16:
+        raise TranslateError("--int8 and --fp16 exclude each other: int8 is for CPUs, fp16 for GPUs")
+    if calibration is None:
+        raise TranslateError("--int8 needs --calibration DIR: a folder of real images the model takes as input")
+    from translate.quantize import DEFAULT_GATE_DB, DEFAULT_METHOD, check_options
+
+    # Bad folders or values fail now, not after the export.
+    check_options(calibration, int8_check, int8_method or DEFAULT_METHOD,
+                  DEFAULT_GATE_DB if int8_gate_db is None else int8_gate_db)
+
+
+def _finish(model: "onnx.ModelProto", card: ModelCard, metadata: dict[str, Any]) -> bytes:
+    """Embed ``metadata`` and the doc string, run onnx.checker's full check, serialise."""
+    import onnx
+
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    model.doc_string = f"{card.name}: {card.description}".strip(": ")
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as e:
+        raise TranslateError(f"the exported ONNX model of {card.name} does not pass onnx.checker: {_first_line(e)}") from e
+    return model.SerializeToString()
 
 
 def export_model(spec: str, output: str | os.PathLike, *, direction: str | None = None,
                  weights_file: str | None = None, arch: str | None = None, norm: str | None = None,
                  **options: Any) -> ExportResult:
     """Resolve ``spec`` as `translate run` does (:func:`translate.inference.load_model`) and
-    export it with :func:`export_onnx` (``options``: fp16, opset, batch, verify_images, progress)."""
+    export it with :func:`export_onnx` (``options``: fp16, opset, batch, verify_images, progress and
+    the int8 options)."""
     from translate.inference import load_model, source_weights_file
 
     if str(spec).lower().endswith(".onnx"):
         raise TranslateError(f"{spec}: is already an ONNX model; export takes a zoo name or a PyTorch checkpoint")
     # Checked before the (possibly long) load; a zoo file is only on disk after load_model fetched it.
     output = _check_output(output, (source_weights_file(spec, weights_file), *options.get("verify_images", ())))
+    _check_int8_options(options.get("fp16", False), options.get("int8", False), options.get("calibration"),
+                        options.get("int8_check"), options.get("int8_method"), options.get("int8_gate_db"))
     net, card = load_model(spec, direction=direction, weights_file=weights_file, arch=arch, norm=norm, device="cpu")
     return export_onnx(net, card, output, source_name=str(spec), source_file=source_weights_file(spec, weights_file),
                        **options)

@@ -81,6 +81,14 @@ def _padded_length(length: int, multiple: int, min_side: int) -> int:
     return -(-max(length, min_side) // multiple) * multiple
 
 
+def center_crop(rgb: np.ndarray, side: int) -> np.ndarray:
+    """The centre ``side`` x ``side`` crop of an (H, W, ...) image (a shorter side is kept whole):
+    the one rule for bounding the images a check or a calibration runs on."""
+    h, w = rgb.shape[:2]
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return rgb[top:top + side, left:left + side]
+
+
 def check_tiling(tile: int, tile_overlap: int, multiple: int = 1) -> None:
     """Raise ValueError unless ``tile`` (0 = no tiles) and ``tile_overlap`` can tile an image
     for a network of size multiple ``multiple``: the one rule for every entry point."""

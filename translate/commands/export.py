@@ -7,6 +7,7 @@ import sys
 
 from translate.commands.run import add_model_options
 from translate.errors import TranslateError
+from translate.quantize import DEFAULT_GATE_DB, DEFAULT_METHOD, METHODS
 
 
 def _batch(text: str) -> str | int:
@@ -33,6 +34,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="the ONNX file to write (must end in .onnx)")
     p.add_argument("--fp16", action="store_true",
                    help="float16 weights and activations, float32 inputs/outputs (for GPUs; checked to 2e-2)")
+    p.add_argument("--int8", action="store_true",
+                   help="int8 weights and activations (static QDQ quantisation, for CPUs); needs --calibration; "
+                        "written only if its output stays within --int8-gate of fp32")
+    p.add_argument("--calibration", metavar="DIR",
+                   help="--int8: folder of real images the model takes as input (every 5th is held out for the "
+                        "quality check unless --int8-check is given)")
+    p.add_argument("--int8-check", metavar="DIR", help="--int8: held-out images for the quality check")
+    p.add_argument("--int8-method", choices=METHODS,
+                   help=f"--int8: onnxruntime calibration method (default {DEFAULT_METHOD})")
+    p.add_argument("--int8-gate", type=float, metavar="DB", dest="int8_gate_db",
+                   help=f"--int8: minimum PSNR of int8 vs fp32 output on every calibration and held-out image "
+                        f"(default {DEFAULT_GATE_DB:g} dB)")
     p.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's; below 18 uses the "
                    "TorchScript exporter)")
     p.add_argument("--batch", type=_batch, default="dynamic", metavar="dynamic|N",
@@ -51,13 +64,16 @@ def run(args: argparse.Namespace) -> int:
     result = export_model(
         args.model, args.output, direction=args.direction, weights_file=args.weights, arch=args.arch,
         norm=args.norm, fp16=args.fp16, opset=args.opset, batch=args.batch, verify_images=args.verify_image,
-        progress=lambda message: print(message, file=sys.stderr),
+        progress=lambda message: print(message, file=sys.stderr), int8=args.int8, calibration=args.calibration,
+        int8_check=args.int8_check, int8_method=args.int8_method, int8_gate_db=args.int8_gate_db,
     )
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     checks = ", ".join(f"{what} {diff:.1e}" for what, diff in result.checks)
     print(f"verified: max abs difference onnxruntime vs PyTorch {result.max_abs_diff:.1e} "
           f"<= {result.tolerance:g} ({checks})")
+    if result.int8 is not None:
+        print(result.int8.summary())
     print(f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB, {result.precision}, opset {result.opset}, "
           f"{result.exporter} exporter, batch {result.batch})")
     return 0
