@@ -234,7 +234,8 @@ class HealthMonitor:
         self.d_low_checks, self.checks = int(state["d_low_checks"]), int(state["checks"])
         self.images = {k: list(v) for k, v in state["images"].items()}
         self.grad_norms = {k: list(v) for k, v in state["grad_norms"].items()}
-        self.grad_high = {k: int(v) for k, v in state["grad_high"].items()}
+        # absent from checkpoints of runs started before the "two checks in a row" rule
+        self.grad_high = {k: int(v) for k, v in state.get("grad_high", {}).items()}
         self.reported = {(str(k), str(s)) for k, s in state["reported"]}
 
 
