@@ -20,6 +20,16 @@ TensorRT columns are added.
     python tools/bench_infer.py --quick          # 256x256, batch 1, few rounds (a minute or two)
     python tools/bench_infer.py                  # 256 and 512, batch 1 and 8, all backends
 
+int8 (``--int8``, the shipped models): each is also exported with ``translate export --int8``
+(calibrated on training material, checked on a test split: :data:`INT8_DATA`) and timed as one more
+onnxruntime column, "ort cpu int8", next to fp32 onnxruntime and PyTorch eager in the same
+round-robin; the table adds the per-round ratio fp32 / int8 and a second table gives the PSNR of
+int8 vs fp32 output that the export's quality gate measured, per model and per calibration method
+(``--int8-methods``; only the first method's model is timed: the methods change the scales, not the
+graph). A model whose int8 output fails the gate (35 dB) is reported, not timed.
+
+    python tools/bench_infer.py --families sr-x4 derain inpaint --int8 --sizes 256 --batches 1
+
 Memory: sr-x4 and derain at 512x512, batch 8 need over 24 GiB across the backends (sr-x4 makes
 2048x2048 outputs, the de-rainer concatenates dense features); on the 24 GiB development machine the
 OOM killer ends such a run and a killed run prints nothing: measure them with ``--sizes 512
@@ -44,15 +54,33 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from translate.quantize import DEFAULT_GATE_DB, DEFAULT_METHOD, METHODS  # noqa: E402
+
 FAMILIES = {
     "cyclegan": {"arch": "resnet_9blocks", "input_nc": 3, "output_nc": 3, "ngf": 64, "norm": "instance",
                  "use_dropout": False, "padding_type": "reflect"},
     "pix2pix": {"arch": "unet_256", "input_nc": 3, "output_nc": 3, "ngf": 64, "norm": "batch", "use_dropout": True},
 }
-#: Our shipped models, benchmarked with their trained weights (``weights/<name>.safetensors``).
-SHIPPED = ("sr-x4", "derain", "inpaint")
+ROOT = Path(__file__).resolve().parents[1]
+#: Our shipped models, benchmarked with their trained weights (``weights/<name>.safetensors``); the
+#: facades translators once tools/ship_facades.sh has put them there.
+SHIPPED = tuple(name for name in ("sr-x4", "derain", "inpaint", "facades-photo2label", "facades-label2photo")
+                if (ROOT / "weights" / f"{name}.safetensors").exists())
 EAGER = "torch eager"
 ORT_CPU = "ort cpu"
+ORT_INT8 = "ort cpu int8"
+#: --int8: (calibration folder, held-out check folder) under --data per shipped model: training
+#: material to calibrate on, a test split to check on. Paired A|B folders are cut to the model's
+#: input half first (:func:`input_halves`).
+INT8_DATA = {
+    "sr-x4": ("sr/T91", "sr/Set14"),
+    "derain": ("derain/RainTrainH_mini/rain", "derain/Rain100H/rain"),
+    "inpaint": ("sr/T91", "sr/B100"),
+    "facades-photo2label": ("paired/facades/train", "paired/facades/test"),
+    "facades-label2photo": ("paired/facades/train", "paired/facades/test"),
+}
+#: Paired folders hold hundreds of images; the export uses at most 16 + 8 of them anyway.
+MAX_HALVES = 24
 
 
 def physical_cores() -> int:
@@ -114,6 +142,52 @@ def bench_input(card, batch: int, size: int) -> np.ndarray:
     mask = np.zeros((batch, 1, size, size), np.float32)
     mask[..., size // 4:size - size // 4, size // 4:size - size // 4] = 1.0
     return np.concatenate([x, mask], 1)
+
+
+def input_halves(folder: Path, card, out: Path) -> Path:
+    """``folder`` itself, or for a paired A|B folder (``paired/...``) a folder ``out`` of the
+    model's input halves (A for AtoB, B for BtoA) of at most :data:`MAX_HALVES` images."""
+    from translate.imageio import list_images, read_image, write_image
+    from translate.layouts import split_aligned
+
+    if "paired" not in folder.parts:
+        return folder
+    files = list_images(folder)
+    files = files[::max(1, len(files) // MAX_HALVES)][:MAX_HALVES]
+    out.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        a, b = split_aligned(read_image(f).rgb, str(f))
+        write_image(out / f"{f.stem}.png", a if card.direction == "AtoB" else b)
+    return out
+
+
+def int8_exports(family: str, net, card, folder: Path, data: Path, methods: list[str],
+                 notes: list[str]) -> tuple[Path | None, list[tuple]]:
+    """Export ``family`` to int8 with each calibration method; returns the first method's file
+    when it passes the gate (else None) and one row per method: (family, method, report or error,
+    seconds)."""
+    from translate.errors import TranslateError
+    from translate.export import export_onnx
+
+    calibration, check = (input_halves(data / sub, card, folder / f"{family}_{part}")
+                          for sub, part in zip(INT8_DATA[family], ("calibration", "check")))
+    first, rows = None, []
+    for i, method in enumerate(methods):
+        start = time.perf_counter()
+        try:
+            # Gate 0 dB (PSNR of [0, 1] images is never negative): the bench wants the figures of
+            # every method; it applies the product's gate itself below.
+            result = export_onnx(net, card, folder / f"{family}_int8_{method}.onnx", int8=True, calibration=calibration,
+                                 int8_check=check, int8_method=method, int8_gate_db=0.0)
+        except TranslateError as e:
+            rows.append((family, method, str(e), time.perf_counter() - start))
+            continue
+        rows.append((family, method, result.int8, time.perf_counter() - start))
+        if i == 0 and result.int8.worst >= DEFAULT_GATE_DB:
+            first = result.path
+        elif i == 0:
+            notes.append(f"{family}: int8 ({method}) fails the {DEFAULT_GATE_DB:g} dB gate: not timed")
+    return first, rows
 
 
 def torch_backends(net, card, args, notes: list[str]) -> dict[str, Callable[[np.ndarray], object]]:
@@ -231,6 +305,13 @@ def startup(folder: Path, net, card, onnx_path: Path, repeats: int) -> tuple[flo
     return statistics.median(walls["onnx"]), statistics.median(walls["pth"])
 
 
+def ratio(times: dict[str, list[float]], slow: str, fast: str) -> str:
+    """Median over rounds of the per-round time ratio ``slow / fast`` (robust to load drifts), or ''."""
+    if slow not in times or fast not in times:
+        return ""
+    return f"{statistics.median(a / b for a, b in zip(times[slow], times[fast])):.2f}x"
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -254,6 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile")
     parser.add_argument("--ort-variants", action="store_true", help="also time other onnxruntime session options")
     parser.add_argument("--startup-repeats", type=int, help="runs of each `translate run` (default 5; --quick 3)")
+    parser.add_argument("--int8", action="store_true", help="also export the shipped models to int8 and time them")
+    parser.add_argument("--int8-methods", nargs="+", choices=METHODS, default=[DEFAULT_METHOD],
+                        help=f"calibration methods to export and score (default {DEFAULT_METHOD}; the first is timed)")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
+                        help="the shared data folder (int8 calibration and check images)")
+    parser.add_argument("--no-startup", dest="startup", action="store_false",
+                        help="skip the `translate run` start-up timing")
     args = parser.parse_args(argv)
     if args.quick:
         args.compile = False
@@ -274,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
           f"median of {rounds} round-robin rounds after {args.warmup} warm-up call(s); random weights for "
           f"CycleGAN and pix2pix, trained ones for the shipped models.\n",
           flush=True)
-    rows, columns, notes, startups = [], [], [], []
+    rows, columns, notes, startups, int8_rows = [], [], [], [], []
     # A SIGTERM (e.g. `timeout`) or Ctrl-C still prints the rows measured so far.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -292,6 +380,13 @@ def main(argv: list[str] | None = None) -> int:
                     except Exception as e:  # noqa: BLE001
                         notes.append(f"{family}: fp16 export failed: {e}")
                 fns = {**torch_backends(net, card, args, notes), **ort_backends(onnx_fp32, onnx_fp16, threads, args, notes)}
+                if args.int8 and family in INT8_DATA:
+                    from translate.runtime import Session
+
+                    int8_path, reports = int8_exports(family, net, card, folder, args.data, args.int8_methods, notes)
+                    int8_rows += reports
+                    if int8_path is not None:
+                        fns[ORT_INT8] = Session(int8_path, device="cpu", threads=threads).backend
                 image_size = (card.extra or {}).get("image_size")  # the context encoder takes one size
                 for size in [image_size] if image_size else sizes:
                     if size % card.multiple:
@@ -303,27 +398,39 @@ def main(argv: list[str] | None = None) -> int:
                         for name in times:
                             if name not in columns:
                                 columns.append(name)
-                        speedup = ""
-                        if EAGER in times and ORT_CPU in times:
-                            ratio = statistics.median(e / o for e, o in zip(times[EAGER], times[ORT_CPU]))
-                            speedup = f"{ratio:.2f}x"
+                        speedup = [ratio(times, EAGER, ORT_CPU)]
+                        if args.int8:
+                            speedup.append(ratio(times, ORT_CPU, ORT_INT8))
                         rows.append((f"{family} {card.arch}", f"{size}x{size}", batch, times, speedup))
                         print(f"  measured {family} {size} batch {batch}: "
                               + ", ".join(f"{n} {statistics.median(t) / batch:.0f} ms/img" for n, t in times.items()),
                               file=sys.stderr, flush=True)
-                if family in FAMILIES and (family == "cyclegan" or not args.quick):
+                if args.startup and family in FAMILIES and (family == "cyclegan" or not args.quick):
                     onnx_s, pth_s = startup(folder, net, card, onnx_fp32, startup_repeats)
                     startups.append((family, onnx_s, pth_s))
     except KeyboardInterrupt:
         notes.append("interrupted: the table holds the settings measured before the interruption")
-    header = ["model", "input", "batch"] + columns + ["eager / ort cpu"]
+    header = ["model", "input", "batch"] + columns + ["eager / ort cpu"] + (["ort cpu / int8"] if args.int8 else [])
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for model, size, batch, times, speedup in rows:
         cells = [cell(times[c], batch) if c in times else "-" for c in columns]
-        print(f"| {model} | {size} | {batch} | " + " | ".join(cells) + f" | {speedup} |")
-    print("\nCells: median ms per image (images per second; fastest round's ms per image). Last column: "
-          "median over rounds of the per-round time ratio, > 1 means onnxruntime is faster.\n")
+        print(f"| {model} | {size} | {batch} | " + " | ".join(cells + speedup) + " |")
+    print("\nCells: median ms per image (images per second; fastest round's ms per image). Ratio columns: "
+          "median over rounds of the per-round time ratio, > 1 means the second backend is faster.\n")
+    if int8_rows:
+        print(f"| int8 model | calibration | PSNR int8 vs fp32, calibration images: min / mean | held-out images: "
+              f"min / mean | gate >= {DEFAULT_GATE_DB:g} dB | export s |")
+        print("|---|---|---|---|---|---|")
+        for family, method, report, seconds in int8_rows:
+            if isinstance(report, str):
+                print(f"| {family} | {method} | failed: {report} | | | {seconds:.0f} |")
+                continue
+            c, h = report.calibration, report.held_out
+            print(f"| {family} | {method} | {c.worst:.1f} / {c.mean:.1f} dB ({len(c.psnr)}) | {h.worst:.1f} / "
+                  f"{h.mean:.1f} dB ({len(h.psnr)}) | {'pass' if report.worst >= DEFAULT_GATE_DB else 'FAIL'} | "
+                  f"{seconds:.0f} |")
+        print()
     if startups:
         print("| start-up: `translate run MODEL img.png` (256x256, cpu) | .onnx (onnxruntime) | .pth (PyTorch) |")
         print("|---|---|---|")

@@ -19,8 +19,20 @@ every number down.
     python tools/bench_train.py              # 256x256, batch 1, all variants
     python tools/bench_train.py --sizes 256 --batches 1 4 --variants fp32 bf16 --json out.json
 
-Reference point (2-core CPU): the reference CycleGAN implementation trains at 256x256, batch 1,
-at about 11.7 s per iteration.
+The synthetic step is a diagnostic, not the product's speed. ``--end-to-end`` times the real
+command instead: ``translate train RECIPE --data DIR`` on real images from ``../shared/data``
+with every default (data loading workers, progress, losses.jsonl, image sheets, health checks,
+checkpoints), once for ``--n1`` and once for ``--n2`` iterations in fresh run folders, and
+reports ``(T(n2) - T(n1)) / (n2 - n1)``: start-up, imports and the final save cancel out, while a
+slow data loader, logger or checkpoint shows up in the difference. The fp32 synthetic step of
+the same recipe is measured in the same run beside it (``--no-synthetic`` skips it). Run it
+with other work on the machine stopped; the load average is printed.
+
+    python tools/bench_train.py --end-to-end --recipes cyclegan pix2pix --n1 3 --n2 12
+
+Peer comparison (REFERENCE.md, measured side by side on a quiet 2-core CPU, whole command, 12
+minus 3 iterations, 256x256 batch 1 fp32): the reference ``train.py`` 5.81 s/iteration,
+``translate train cyclegan`` 5.83 s/iteration.
 """
 
 from __future__ import annotations
@@ -29,8 +41,11 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,7 +62,15 @@ VARIANTS = {
     "channels_last": {"channels_last": True},
     "compile": {"compile": True},
 }
-REFERENCE_CYCLEGAN_S_PER_IT = 11.7  # reference implementation, 256x256, batch 1, this 2-core CPU
+ROOT = Path(__file__).resolve().parents[1]
+#: --end-to-end: the real training images per recipe, under --data (training material only).
+END_TO_END_DATA = {
+    "pix2pix": "paired/facades",          # train/: 400 A|B pairs
+    "cyclegan": "unpaired/cat2dog",       # trainA / trainB: 15 cats, 13 dogs at 512x512
+    "srgan": "sr/T91",
+    "derain": "derain/RainTrainH_mini",
+    "inpaint": "sr/T91",
+}
 
 
 def matmul_peak(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
@@ -126,6 +149,56 @@ def time_steps(step, device: torch.device, iters: int, warmup: int) -> list[floa
     return times
 
 
+def time_command(recipe_name: str, data: Path, iterations: int, out: Path, extra: list[str]) -> float:
+    """Wall seconds of ``translate train RECIPE --data DATA --out OUT --max-iters N [extra]`` in a
+    fresh process, all other options at their defaults; a failure raises with its last stderr line."""
+    command = [sys.executable, "-m", "translate", "train", recipe_name, "--data", str(data), "--out", str(out),
+               "--max-iters", str(iterations), *extra]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit code {done.returncode}"]
+        raise RuntimeError(f"`{shlex.join(command[1:])}` failed: {lines[-1][:300]}")
+    return seconds
+
+
+def end_to_end(args: argparse.Namespace, device: torch.device) -> list[dict]:
+    """The real command for --n1 and --n2 iterations per recipe (median of --repeats each), and
+    the synthetic fp32 step beside it; one row per recipe, printed as it is measured."""
+    if not 0 < args.n1 < args.n2:
+        raise SystemExit(f"--n1 ({args.n1}) must be positive and smaller than --n2 ({args.n2})")
+    extra = shlex.split(args.train_args)
+    print(f"{'recipe':10} {'T(n1) s':>9} {'T(n2) s':>9} {'s/it real':>10} {'s/it synthetic':>15}  command", flush=True)
+    rows = []
+    for recipe_name in args.recipes:
+        data = args.data / END_TO_END_DATA[recipe_name] if args.data_dir is None else args.data_dir
+        row: dict = {"recipe": recipe_name, "data": str(data), "n1": args.n1, "n2": args.n2,
+                     "train_args": extra}
+        try:
+            walls: dict[int, list[float]] = {args.n1: [], args.n2: []}
+            with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
+                for repeat in range(args.repeats):
+                    for n in (args.n1, args.n2):  # alternated, so a load change hits both
+                        walls[n].append(time_command(recipe_name, data, n, Path(tmp) / f"run_{n}_{repeat}", extra))
+            t1, t2 = statistics.median(walls[args.n1]), statistics.median(walls[args.n2])
+            row.update(t_n1=t1, t_n2=t2, walls=walls, s_per_it=(t2 - t1) / (args.n2 - args.n1))
+            if args.synthetic:
+                step = build(recipe_name, VARIANTS["fp32"], 128 if recipe_name == "inpaint" else 256,
+                             16 if recipe_name == "inpaint" else 1, device)
+                row["synthetic_s_per_it"] = statistics.median(time_steps(step, device, args.iters or 3, 1))
+        except (RuntimeError, ValueError) as e:
+            row["error"] = str(e).splitlines()[0]
+            print(f"{recipe_name:10} failed: {row['error']}", flush=True)
+            rows.append(row)
+            continue
+        synthetic = f"{row['synthetic_s_per_it']:15.3f}" if "synthetic_s_per_it" in row else f"{'-':>15}"
+        print(f"{recipe_name:10} {t1:9.1f} {t2:9.1f} {row['s_per_it']:10.3f} {synthetic}  "
+              f"translate train {recipe_name} --data {data} --max-iters N {shlex.join(extra)}".rstrip(), flush=True)
+        rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -143,6 +216,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--json", help="also write the results to this JSON file")
+    e2e = parser.add_argument_group("end to end (the real `translate train` command)")
+    e2e.add_argument("--end-to-end", action="store_true", help="time the real command for --n1 and --n2 iterations")
+    e2e.add_argument("--n1", type=int, default=3, help="iterations of the short run (default 3)")
+    e2e.add_argument("--n2", type=int, default=12, help="iterations of the long run (default 12)")
+    e2e.add_argument("--repeats", type=int, default=1, help="runs of each length, median taken (default 1)")
+    e2e.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="the shared data folder")
+    e2e.add_argument("--data-dir", type=Path, help="train on this folder instead of the recipe's shared data")
+    e2e.add_argument("--train-args", default="", help="extra options for `translate train`, one string "
+                     "(default none: every default)")
+    e2e.add_argument("--no-synthetic", dest="synthetic", action="store_false",
+                     help="skip the synthetic fp32 step beside the end-to-end figure")
     args = parser.parse_args(argv)
     sizes = args.sizes or [256]
     variants = args.variants or (["fp32", "bf16", "channels_last"] if args.quick else list(VARIANTS))
@@ -154,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                           ("cpu" if args.device == "auto" else args.device))
 
     load = os.getloadavg()
-    peak = matmul_peak(device)
+    peak = matmul_peak(device) if not args.end_to_end else float("nan")  # only the FLOP/s table needs it
     header = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or
               platform.machine(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
               "torch": torch.__version__, "load_average_1_5_15": [round(x, 2) for x in load],
@@ -163,6 +247,15 @@ def main(argv: list[str] | None = None) -> int:
     if load[0] > (os.cpu_count() or 1) * 0.5:
         print(f"# warning: load average {load[0]:.1f} on {os.cpu_count()} CPUs: the machine is busy, "
               f"numbers are pessimistic", flush=True)
+    if args.end_to_end:
+        rows = end_to_end(args, device)
+        header["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        print(f"# load average after: {header['load_average_after']}", flush=True)
+        if args.json:
+            from translate.fileio import atomic_write_text
+
+            atomic_write_text(args.json, json.dumps({"machine": header, "end_to_end": rows}, indent=2) + "\n")
+        return 0
     print(f"{'recipe':10} {'size':>5} {'batch':>5} {'variant':14} {'s/it':>8} {'it/s':>8} {'img/s':>8} "
           f"{'GFLOP/it':>9} {'GFLOP/s':>8} {'of peak':>7}", flush=True)
     rows = []
@@ -192,11 +285,6 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{recipe_name:10} {size:>5} {batch:>5} {variant:14} {s_per_it:8.3f} {1 / s_per_it:8.3f} "
                           f"{batch / s_per_it:8.3f} {flops / 1e9:9.2f} {achieved / 1e9:8.1f} "
                           f"{achieved / peak:7.1%}", flush=True)
-    for row in rows:
-        if (row["recipe"], row["size"], row["batch"], row["variant"]) == ("cyclegan", 256, 1, "fp32") \
-                and "s_per_it" in row:
-            print(f"# cyclegan 256x256 batch 1 fp32: {row['s_per_it']:.2f} s/it vs the reference "
-                  f"implementation's {REFERENCE_CYCLEGAN_S_PER_IT} s/it on the 2-core CPU", flush=True)
     peak_after = matmul_peak(device)
     if peak_after > peak:  # the machine was quieter at the end: rescale the ratios to the higher peak
         for row in rows:

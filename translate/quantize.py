@@ -47,8 +47,9 @@ METHODS = ("minmax", "entropy", "percentile")
 #: values (highlights, strong edges), and clipping them costs more than the coarser step loses.
 DEFAULT_METHOD = "minmax"
 DEFAULT_GATE_DB = 35.0
-#: Calibration / check images are centre-cropped to this side: the activation ranges of a
-#: fully convolutional network do not need whole photos, and it bounds memory and time.
+#: Calibration / check images are centre-cropped so the output side is at most this (input side
+#: IMAGE_SIDE / scale, at least the size multiple): the activation ranges of a fully
+#: convolutional network do not need whole photos, and it bounds memory and time.
 IMAGE_SIDE = 256
 MAX_CALIBRATION_IMAGES = 16
 MAX_CHECK_IMAGES = 8
@@ -198,13 +199,21 @@ class _RecordingSession:
 
 
 class _FeedReader:
-    """onnxruntime's CalibrationDataReader protocol (``get_next``) over recorded feeds."""
+    """onnxruntime's CalibrationDataReader protocol over recorded feeds: ``get_next``, and
+    ``__len__`` / ``set_range`` for its strided calibration (one feed at a time)."""
 
     def __init__(self, feeds: Sequence[dict[str, np.ndarray]]):
-        self._feeds = iter(feeds)
+        self._all = list(feeds)
+        self._feeds = iter(self._all)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._feeds, None)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._feeds = iter(self._all[start_index:end_index])
 
 
 def _cpu_session(model: bytes) -> Any:
@@ -232,14 +241,15 @@ def _outputs(session: Any, card: ModelCard, images: Sequence[np.ndarray]) -> lis
     return results
 
 
-def _read(files: Sequence[Path], option: str) -> list[np.ndarray]:
+def _read(files: Sequence[Path], option: str, card: ModelCard) -> list[np.ndarray]:
     from translate.imageio import read_image
     from translate.pipeline import center_crop
 
+    side = max(card.multiple, IMAGE_SIDE // card.scale)
     images = []
     for path in files:
         try:
-            images.append(center_crop(read_image(path).rgb, IMAGE_SIDE))
+            images.append(center_crop(read_image(path).rgb, side))
         except TranslateError as e:
             raise TranslateError(f"{option}: {e}") from None
     return images
@@ -247,7 +257,6 @@ def _read(files: Sequence[Path], option: str) -> list[np.ndarray]:
 
 def _quantize(model: bytes, feeds: Sequence[dict[str, np.ndarray]], method: str) -> bytes:
     """onnxruntime's quantize_static on ``model`` with ``feeds``: QDQ, per-channel int8 weights."""
-    import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -261,24 +270,41 @@ def _quantize(model: bytes, feeds: Sequence[dict[str, np.ndarray]], method: str)
     try:
         with tempfile.TemporaryDirectory(prefix="translate_int8_") as tmp, \
                 contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            prepared = Path(tmp) / "prepared.onnx"
+            source, prepared = Path(tmp) / "fp32.onnx", Path(tmp) / "prepared.onnx"
+            # From a file: given a ModelProto, the pre-processor hands its weights to onnxruntime
+            # as external initializers and the optimised copy then points at a missing data file.
+            source.write_bytes(model)
             # onnxruntime's recommended pre-processing: BatchNorm folded into the convolutions and
             # shapes inferred, so the quantiser sees the graph the CPU provider will run.
-            quant_pre_process(onnx.load_from_string(model), prepared, skip_symbolic_shape=True)
+            quant_pre_process(source, prepared, skip_symbolic_shape=True)
             output = Path(tmp) / "int8.onnx"
             quantize_static(
                 prepared, output, _FeedReader(feeds), quant_format=QuantFormat.QDQ, per_channel=True,
+                nodes_to_exclude=_grouped_transposed_convolutions(prepared),
                 # This CPU class has VNNI (AVX-512 VNNI here): u8 activations x s8 weights without
                 # the 7-bit range reduction onnxruntime suggests for older x86 CPUs.
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=False,
                 calibrate_method=methods[method],
-                # Merge the per-tensor statistics every 4 inputs instead of keeping every
-                # activation of every calibration image in memory.
-                extra_options={"CalibMaxIntermediateOutputs": 4},
+                # Statistics merged after every input: the calibrators otherwise keep every
+                # activation of every calibration image in memory (GBs for a 256x256 de-rainer).
+                extra_options={"CalibStridedMinMax": 1},
             )
             return output.read_bytes()
     finally:
         quiet.setLevel(level)
+
+
+def _grouped_transposed_convolutions(path: Path) -> list[str]:
+    """Names of the ConvTranspose nodes with groups (the context encoder's bottleneck decoder).
+
+    onnxruntime's per-channel scheme gives such a weight (C_in, C_out / groups, k, k) one scale
+    per C_out / groups channels while its bias has C_out values, and the quantiser fails; they
+    stay float32 between QDQ pairs (a 4x4 layer: little of the network's time).
+    """
+    import onnx
+
+    return [node.name for node in onnx.load(str(path)).graph.node if node.op_type == "ConvTranspose"
+            and any(a.name == "group" and a.i > 1 for a in node.attribute)]
 
 
 def quantize_int8(model: bytes, card: ModelCard, calibration: str | os.PathLike,
@@ -295,8 +321,8 @@ def quantize_int8(model: bytes, card: ModelCard, calibration: str | os.PathLike,
     """
     calibration_list, held_list = check_options(calibration, check, method, gate_db)
     say = progress or (lambda message: None)
-    calibration_images = _read(calibration_list, "--calibration")
-    held_images = _read(held_list, "--int8-check" if check is not None else "--calibration")
+    calibration_images = _read(calibration_list, "--calibration", card)
+    held_images = _read(held_list, "--int8-check" if check is not None else "--calibration", card)
 
     say(f"calibrating int8 ({method}) on {len(calibration_images)} images ...")
     fp32 = _RecordingSession(_cpu_session(model))
