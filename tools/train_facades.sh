@@ -48,10 +48,12 @@ make_data() {
 # Schedules: what fit in about two hours of the 2-core CPU, shared with other work. The runs were
 # started with longer plans (pix2pix 15 + 15 epochs, CycleGAN 12 + 12) and resumed at constant lr
 # with shorter ones as the machine's load became clear (pix2pix at iteration 1389 / 1495 with 10 + 10,
-# at 2900 / 2800 with the values below; CycleGAN at 406 with 9 + 9, at 693 with 6 + 6, at ~1400 with
+# at 2925 / 3026 with the values below; CycleGAN at 406 with 9 + 9, at 693 with 6 + 6, at 1451 with
 # the values below). Until the first decay epoch every one of these schedules is the same constant
-# lr, so the result is what a run started with the values below computes, except that pix2pix's
-# epoch 9 (its first decayed one, from iteration 2880) ran its first 45 (photo2label) and 146 (label2photo) iterations at the full lr.
+# lr, so the result is what a run started with the values below computes, except that the first
+# decayed epoch, in progress at the last resume, ran its first iterations at the full lr: pix2pix
+# epoch 9 (from iteration 2880) for 45 (photo2label) / 146 (label2photo) iterations, CycleGAN
+# epoch 5 (from 1440) for 11.
 PIX2PIX_SCHEDULE=(--epochs 8 --epochs-decay 4)    # 12 epochs, 4320 iterations
 CYCLEGAN_SCHEDULE=(--epochs 4 --epochs-decay 3)   # 7 epochs, 2520 iterations
 
