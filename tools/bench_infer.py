@@ -342,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the shared data folder (int8 calibration and check images)")
     parser.add_argument("--no-startup", dest="startup", action="store_false",
                         help="skip the `translate run` start-up timing")
+    parser.add_argument("--json", help="also write the figures to this JSON file (median ms per image per backend)")
     args = parser.parse_args(argv)
     if args.quick:
         args.compile = False
@@ -439,7 +440,35 @@ def main(argv: list[str] | None = None) -> int:
         print()
     for note in notes:
         print(f"- {note}")
+    if args.json:
+        write_json(args.json, rows, int8_rows, startups, notes)
     return 0
+
+
+def write_json(path: str, rows: list, int8_rows: list, startups: list, notes: list[str]) -> None:
+    """The tables as JSON: per setting the median ms per image of each backend and the ratios."""
+    import json
+
+    import onnxruntime
+    import torch
+
+    from translate.fileio import atomic_write_text
+
+    figures = {
+        "machine": {"cpu": cpu_name(), "physical_cores": physical_cores(), "torch": torch.__version__,
+                    "onnxruntime": onnxruntime.__version__,
+                    "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+                    "load_average": [round(x, 2) for x in os.getloadavg()]},
+        "rows": [{"model": model, "input": size, "batch": batch, "ratios": [r for r in speedup if r],
+                  "ms_per_image": {name: statistics.median(t) / batch for name, t in times.items()}}
+                 for model, size, batch, times, speedup in rows],
+        "int8": [{"model": family, "method": method, "export_s": round(seconds, 1),
+                  **({"error": report} if isinstance(report, str) else report.to_metadata()["psnr_vs_fp32"])}
+                 for family, method, report, seconds in int8_rows],
+        "startup_s": [{"model": family, "onnx": onnx_s, "pth": pth_s} for family, onnx_s, pth_s in startups],
+        "notes": notes,
+    }
+    atomic_write_text(path, json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":

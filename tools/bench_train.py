@@ -60,6 +60,7 @@ VARIANTS = {
     "fp32": {},
     "bf16": {"precision": "bf16"},
     "channels_last": {"channels_last": True},
+    "bf16_channels_last": {"precision": "bf16", "channels_last": True},  # the GPU goal: >= 2x fp32
     "compile": {"compile": True},
 }
 ROOT = Path(__file__).resolve().parents[1]
