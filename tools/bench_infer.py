@@ -20,7 +20,8 @@ TensorRT columns are added.
     python tools/bench_infer.py --quick          # 256x256, batch 1, few rounds (a minute or two)
     python tools/bench_infer.py                  # 256 and 512, batch 1 and 8, all backends
 
-int8 (``--int8``, the shipped models): each is also exported with ``translate export --int8``
+int8 (``--int8``; the shipped models, and CycleGAN / pix2pix with random weights for their speed):
+each is also exported with ``translate export --int8``
 (calibrated on training material, checked on a test split: :data:`INT8_DATA`) and timed as one more
 onnxruntime column, "ort cpu int8", next to fp32 onnxruntime and PyTorch eager in the same
 round-robin; the table adds the per-round ratio fp32 / int8 and a second table gives the PSNR of
@@ -73,6 +74,9 @@ ORT_INT8 = "ort cpu int8"
 #: material to calibrate on, a test split to check on. Paired A|B folders are cut to the model's
 #: input half first (:func:`input_halves`).
 INT8_DATA = {
+    # Random weights: their int8 speed is real, their PSNR figures only say how a random net fares.
+    "cyclegan": ("unpaired/cat2dog/trainA", "unpaired/cat2dog/trainB"),
+    "pix2pix": ("paired/facades/train", "paired/facades/test"),
     "sr-x4": ("sr/T91", "sr/Set14"),
     "derain": ("derain/RainTrainH_mini/rain", "derain/Rain100H/rain"),
     "inpaint": ("sr/T91", "sr/B100"),
