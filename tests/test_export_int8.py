@@ -57,6 +57,19 @@ def _metadata(path) -> dict:
     return json.loads(props[METADATA_KEY])
 
 
+def _load(pth):
+    """(network, card) of a .pth, as the export command builds them."""
+    from translate.inference import load_model
+
+    return load_model(str(pth))
+
+
+def _fp32_translator(pth):
+    from translate.inference import load
+
+    return load(str(pth), device="cpu")
+
+
 def _one_error_line(capsys) -> str:
     """The error line of a failed command (progress lines come before it on stderr)."""
     err = capsys.readouterr().err.strip().splitlines()
@@ -108,12 +121,6 @@ def test_held_out_part_of_the_calibration_folder(resnet, images, tmp_path):
     assert result.precision == "int8" and result.int8.passed()
     # 6 images: the 5th is held out, the other 5 calibrate.
     assert result.int8.held_out.images == ["4.png"] and len(result.int8.calibration.images) == 5
-
-
-def _load(pth):
-    from translate.inference import load_model
-
-    return load_model(str(pth))
 
 
 def test_impossible_gate_refuses_and_writes_nothing(resnet, images, tmp_path, capsys):
@@ -197,3 +204,10 @@ def test_unknown_method_is_refused(resnet, images, tmp_path):
     with pytest.raises(TranslateError, match="--int8-method kl: use one of minmax, entropy, percentile"):
         export_onnx(*_load(resnet), tmp_path / "m.onnx", opset=17, int8=True, calibration=images[0], int8_method="kl")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fixed_batch_int8_export_runs_in_session(resnet, images, tmp_path):
+    result = export_onnx(*_load(resnet), tmp_path / "b2.onnx", opset=17, batch=2, int8=True, calibration=images[0])
+    assert result.int8.passed() and result.batch == 2
+    image = _photo_like(7)
+    assert psnr(Session(result.path, device="cpu")(image), _fp32_translator(resnet)(image)) >= 35
