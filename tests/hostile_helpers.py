@@ -65,3 +65,14 @@ def one_error_line(err: str) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, lines
     return lines[0]
+
+
+def assert_one_error(code: int, err: str, expected_code: int, *needles: str) -> str:
+    """A CLI call ended with ``expected_code`` and one ``translate: error:`` line holding every
+    one of ``needles``; returns the line."""
+    line = one_error_line(err)
+    assert code == expected_code, line
+    assert line.startswith("translate: error: "), line
+    for needle in needles:
+        assert needle in line, line
+    return line

@@ -24,13 +24,15 @@ TINY = ["--data", str(FACADES), "--netG", "unet_32", "--ngf", "8", "--ndf", "8",
         "--crop-size", "32", "--workers", "0", "--print-every", "1", "--sample-every", "1000", "--device", "cpu"]
 
 
-def start(args: list[str], pause: float | None = None) -> subprocess.Popen:
+def start(args: list[str], pause: float | None = None, **popen: object) -> subprocess.Popen:
+    """`translate train ARGS` in a child process (``pause``: seconds each save sleeps before its
+    rename; ``popen``: more Popen arguments, e.g. ``start_new_session``)."""
     env = dict(os.environ)
     env.pop(SAVE_PAUSE_ENV, None)
     if pause is not None:
         env[SAVE_PAUSE_ENV] = str(pause)
     return subprocess.Popen([sys.executable, "-m", "translate", "train", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
 def wait_for(predicate, proc: subprocess.Popen, timeout: float = 60.0) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -27,12 +29,21 @@ PREPROCESS = ("resize_and_crop", "crop", "resize", "none")
 DEVICES = ("auto", "cpu", "cuda")
 
 
+#: Largest value an int field takes unless its metadata says otherwise (C int range: beyond it
+#: numpy / torch / OpenCV raise overflow errors instead of training).
+INT_MAX = 2**31 - 1
+
+
 def opt(default: Any, help: str, choices: tuple | None = None, resumable: bool = False,
-        metavar: str | None = None) -> Any:
+        metavar: str | None = None, *, low: float | None = None, high: float | None = None,
+        above: float | None = None, below: float | None = None) -> Any:
     """A dataclass field with CLI metadata: ``help``, ``choices``, ``resumable`` (``--resume``
-    may override it), ``metavar``."""
+    may override it), ``metavar``, and the range of a numeric field: ``low`` <= value <= ``high``,
+    ``above`` < value < ``below``. Numeric fields without a range must be >= 0 (and ints at most
+    :data:`INT_MAX`); floats must always be finite (see :func:`check_value`)."""
     return field(default=default, metadata={"help": help, "choices": choices, "resumable": resumable,
-                                            "metavar": metavar})
+                                            "metavar": metavar, "low": low, "high": high, "above": above,
+                                            "below": below})
 
 
 @dataclass
@@ -41,27 +52,31 @@ class TrainConfig:
 
     data: str = opt("", "dataset folder (layout depends on the recipe)", resumable=True, metavar="DIR")
     out: str = opt("", "run folder for checkpoints, samples, losses.jsonl and config.json", metavar="RUN_DIR")
-    epochs: int = opt(100, "epochs at the initial learning rate", resumable=True)
-    epochs_decay: int = opt(100, "epochs over which the learning rate decays linearly to 0", resumable=True)
+    epochs: int = opt(100, "epochs at the initial learning rate", resumable=True, high=10**6)
+    epochs_decay: int = opt(100, "epochs over which the learning rate decays linearly to 0", resumable=True,
+                            high=10**6)
     max_iters: int | None = opt(None, "stop after this many iterations in total (smoke runs)", resumable=True,
-                                metavar="N")
+                                metavar="N", low=1)
     batch_size: int = opt(1, "images per iteration and process (under torchrun the global batch is "
-                          "processes x batch size)")
-    load_size: int = opt(286, "images are resized to load-size x load-size before cropping")
-    crop_size: int = opt(256, "random crop size fed to the networks")
+                          "processes x batch size)", low=1, high=65536)
+    load_size: int = opt(286, "images are resized to load-size x load-size before cropping", low=1, high=16384)
+    crop_size: int = opt(256, "random crop size fed to the networks", low=1, high=16384)
     preprocess: str = opt("resize_and_crop", "resize_and_crop: resize to load-size then random crop; "
                           "crop: random crop only; resize: resize to crop-size; none: keep the size (rounded "
                           "down to the generator's size multiple)", PREPROCESS)
     flip: bool = opt(True, "random horizontal flips")
-    lr: float = opt(2e-4, "Adam learning rate")
-    beta1: float = opt(0.5, "Adam beta1")
-    seed: int = opt(0, "random seed (torch, numpy, python, augmentation, data order)")
-    workers: int = opt(2, "data loading worker processes (0: load in the main process)", resumable=True)
+    lr: float = opt(2e-4, "Adam learning rate", above=0)
+    beta1: float = opt(0.5, "Adam beta1", below=1)
+    seed: int = opt(0, "random seed (torch, numpy, python, augmentation, data order)", high=2**32 - 1)
+    workers: int = opt(2, "data loading worker processes (0: load in the main process)", resumable=True,
+                       high=256)
     device: str = opt("auto", "auto (cuda when available), cpu or cuda", DEVICES, resumable=True)
-    print_every: int = opt(100, "append the losses to losses.jsonl every N iterations", resumable=True, metavar="N")
-    sample_every: int = opt(400, "write an image sheet to samples/ every N iterations", resumable=True, metavar="N")
+    print_every: int = opt(100, "append the losses to losses.jsonl every N iterations", resumable=True, metavar="N",
+                           low=1)
+    sample_every: int = opt(400, "write an image sheet to samples/ every N iterations", resumable=True, metavar="N",
+                            low=1)
     save_every: int = opt(500, "save checkpoints/latest.pt every N iterations (and at the end)", resumable=True,
-                          metavar="N")
+                          metavar="N", low=1)
     save_every_epochs: int = opt(5, "save checkpoints/epoch_N.pt every N epochs (0: never)", resumable=True,
                                  metavar="N")
     tensorboard: bool = opt(False, "also log losses and image sheets to RUN_DIR/tensorboard (needs the optional "
@@ -87,25 +102,16 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise :class:`TranslateError` (one line) for values that cannot train."""
-        positive = ("batch_size", "load_size", "crop_size", "print_every", "sample_every", "save_every")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise TranslateError(f"--{flag_name(name)} must be >= 1, got {getattr(self, name)}")
-        for name in ("epochs", "epochs_decay", "workers", "save_every_epochs", "val_every", "val_max_images",
-                     "precise_bn", "health_every"):
-            if getattr(self, name) < 0:
-                raise TranslateError(f"--{flag_name(name)} must be >= 0, got {getattr(self, name)}")
+        for f in dataclasses.fields(self):
+            try:
+                setattr(self, f.name, check_value(type(self), f.name, getattr(self, f.name)))
+            except ValueError as e:
+                raise TranslateError(f"--{flag_name(f.name)} {e}, got {getattr(self, f.name)!r}") from None
         if self.epochs + self.epochs_decay < 1:
             raise TranslateError("--epochs plus --epochs-decay must be at least 1")
-        if self.max_iters is not None and self.max_iters < 1:
-            raise TranslateError(f"--max-iters must be >= 1, got {self.max_iters}")
         if self.precise_bn and self.sync_bn:
             raise TranslateError("--precise-bn recomputes statistics in one process; it cannot be combined with "
                                  "--sync-bn")
-        if self.lr <= 0:
-            raise TranslateError(f"--lr must be > 0, got {self.lr}")
-        if not 0 <= self.beta1 < 1:
-            raise TranslateError(f"--beta1 must be in [0, 1), got {self.beta1}")
         if self.preprocess == "resize_and_crop" and self.crop_size > self.load_size:
             raise TranslateError(
                 f"--crop-size {self.crop_size} is larger than --load-size {self.load_size}; "
@@ -120,14 +126,24 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls: type[C], d: dict[str, Any]) -> C:
-        """Rebuild a config from :meth:`to_dict` output; unknown keys raise TranslateError."""
+    def from_dict(cls: type[C], d: Any, source: str = "config") -> C:
+        """Rebuild a config from :meth:`to_dict` output read from ``source`` (a file name, for the
+        messages). Not a mapping, unknown keys or values of the wrong type or range raise a
+        one-line TranslateError naming ``source`` and the key (:func:`check_value`)."""
+        if not isinstance(d, dict):
+            raise TranslateError(f"{source}: expected a mapping of option: value, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
+        unknown = sorted(map(str, set(d) - names))
         if unknown:
-            raise TranslateError(f"config has unknown fields {unknown} for {cls.__name__}; "
+            raise TranslateError(f"{source}: unknown fields {unknown} for {cls.__name__}; "
                                  f"written by another version of translate?")
-        return cls(**d)
+        values = {}
+        for key, value in d.items():
+            try:
+                values[key] = check_value(cls, key, value)
+            except ValueError as e:
+                raise TranslateError(f"{source}: '{key}' {e}, got {value!r}") from None
+        return cls(**values)
 
     def save_json(self, path: str | Path) -> None:
         """Write the config as indented JSON, atomically."""
@@ -147,15 +163,15 @@ class GANConfig(TrainConfig):
     output_nc: int = opt(3, "output channels (1: grayscale, 3: RGB)", (1, 3))
     netG: str = opt("resnet_9blocks", "generator: resnet_Nblocks (e.g. resnet_9blocks, resnet_6blocks) or "
                     "unet_N (unet_256, unet_128, unet_64; crop size must be a multiple of N)")
-    ngf: int = opt(64, "generator filters in the first conv layer")
+    ngf: int = opt(64, "generator filters in the first conv layer", low=1)
     netD: str = opt("basic", "discriminator: basic (70x70 PatchGAN), n_layers, pixel or multiscale",
                     ("basic", "n_layers", "pixel", "multiscale"))
-    n_layers_D: int = opt(3, "PatchGAN layers when --netD n_layers / multiscale")
-    ndf: int = opt(64, "discriminator filters in the first conv layer")
+    n_layers_D: int = opt(3, "PatchGAN layers when --netD n_layers / multiscale", low=1)
+    ndf: int = opt(64, "discriminator filters in the first conv layer", low=1)
     norm: str = opt("instance", "normalisation layers", ("batch", "instance", "none"))
     dropout: bool = opt(False, "dropout in the generator")
     init_type: str = opt("normal", "weight initialisation", ("normal", "xavier", "kaiming", "orthogonal"))
-    init_gain: float = opt(0.02, "scale of the initialisation")
+    init_gain: float = opt(0.02, "scale of the initialisation", above=0)
     gan_mode: str = opt("lsgan", "adversarial loss", ("vanilla", "lsgan", "hinge", "wgangp"))
     lambda_gp: float = opt(10.0, "gradient penalty weight (only with --gan-mode wgangp)")
     pool_size: int = opt(0, "image pool size for the discriminator (0: no pool)")
@@ -167,11 +183,6 @@ class GANConfig(TrainConfig):
         super().validate()
         from translate.cards import size_multiple
 
-        for name in ("ngf", "ndf", "n_layers_D"):
-            if getattr(self, name) < 1:
-                raise TranslateError(f"--{flag_name(name)} must be >= 1, got {getattr(self, name)}")
-        if self.pool_size < 0:
-            raise TranslateError(f"--pool-size must be >= 0, got {self.pool_size}")
         from translate.diffaugment import parse_policy
 
         parse_policy(self.diffaugment)
@@ -194,6 +205,22 @@ class GANConfig(TrainConfig):
         if self.netG.startswith("resnet"):
             kwargs["padding_type"] = "reflect"
         return kwargs
+
+
+#: Metavars of the fields that name input folders (``--data``, ``--val-data``, ``--more-data`` ...):
+#: nothing of a run may be written inside them.
+INPUT_FOLDER_METAVARS = ("DIR", "DIRS")
+
+
+def input_folders(config: TrainConfig) -> list[Path]:
+    """The input folders a config names (fields with an input-folder metavar; comma- or
+    ``os.pathsep``-separated lists split), whether or not they exist."""
+    folders = []
+    for f in dataclasses.fields(config):
+        if _field_help(type(config), f.name).get("metavar") in INPUT_FOLDER_METAVARS and getattr(config, f.name):
+            parts = str(getattr(config, f.name)).replace(os.pathsep, ",").split(",")
+            folders += [Path(part.strip()) for part in parts if part.strip()]
+    return folders
 
 
 def flag_name(field_name: str) -> str:
@@ -279,29 +306,54 @@ def save_config_yaml(config: TrainConfig, path: str | Path, recipe: str = "") ->
     atomic_write_text(path, config_to_yaml(config, recipe))
 
 
-def _coerce(value: Any, tp: type, optional: bool, choices: tuple | None) -> Any:
-    # YAML 1.1 reads 2e-4 (no dot) as a string, so float fields accept numeric strings.
+def check_number(value: float, low: float | None = None, high: float | None = None, above: float | None = None,
+                 below: float | None = None) -> None:
+    """Raise ValueError ("must be >= 1") unless ``value`` is finite and ``low`` <= value <= ``high``,
+    ``above`` < value < ``below`` (bounds that are None do not apply). The one range rule of every
+    numeric option: train configs (:func:`check_value`) and `translate convert`."""
+    if isinstance(value, float) and not math.isfinite(value):  # (math.isfinite overflows on huge ints)
+        raise ValueError("must be a finite number")
+    for bound, broken, rule in ((low, lambda b: value < b, ">="), (above, lambda b: value <= b, ">"),
+                                (high, lambda b: value > b, "<="), (below, lambda b: value >= b, "<")):
+        if bound is not None and broken(bound):
+            raise ValueError(f"must be {rule} {bound}")
+
+
+def check_value(cls: type[TrainConfig], name: str, value: Any) -> Any:
+    """``value`` for field ``name`` of ``cls``, checked: the field's type (a float field also takes
+    an int or a numeric string, as YAML 1.1 reads ``2e-4`` as a string), its ``choices``, a finite
+    float, and its range (metadata ``low`` / ``high`` / ``above`` / ``below``; numbers without a
+    range must be >= 0 and ints <= :data:`INT_MAX`). Raises ValueError with the reason ("must be
+    >= 1"); every way a config arrives (options, YAML, config.json, checkpoint) goes through here.
+    """
+    hint = typing.get_type_hints(cls)[name]
+    tp = _scalar_type(hint)
+    optional = tp is not hint
+    meta = _field_help(cls, name)
+    choices = meta.get("choices")
     if value is None and optional:
         return None
-    if tp is bool and isinstance(value, bool):
-        return value
-    if tp is int and isinstance(value, int) and not isinstance(value, bool):
-        if choices and value not in choices:
-            raise ValueError(f"must be one of {', '.join(map(str, choices))}")
-        return value
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
     if tp is float and isinstance(value, str):
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             pass
-    if tp is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        value = str(value)
-        if choices and value not in choices:
-            raise ValueError(f"must be one of {', '.join(map(str, choices))}")
-        return value
-    raise ValueError(f"must be {'an' if tp is int else 'a'} {tp.__name__}{' or null' if optional else ''}")
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # YAML reads a bare 256 or 1.5 as a number
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise ValueError(f"must be {'an' if tp is int else 'a'} {tp.__name__}{' or null' if optional else ''}")
+    if choices and value not in choices:
+        raise ValueError(f"must be one of {', '.join(map(str, choices))}")
+    if tp in (int, float):
+        bounds = {k: meta.get(k) for k in ("low", "high", "above", "below")}
+        if bounds["low"] is None and bounds["above"] is None:
+            bounds["low"] = 0
+        if bounds["high"] is None and bounds["below"] is None and tp is int:
+            bounds["high"] = INT_MAX
+        check_number(value, **bounds)
+    return value
 
 
 def read_config_file(path: str | Path, cls: type[TrainConfig]) -> tuple[dict[str, Any], str]:
@@ -326,7 +378,6 @@ def read_config_file(path: str | Path, cls: type[TrainConfig]) -> tuple[dict[str
     if not isinstance(data, dict):
         raise TranslateError(f"--config {path}: expected a mapping of option: value, got {type(data).__name__}")
     recipe = data.pop("recipe", "") or ""
-    hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     options: dict[str, Any] = {}
     for key, value in data.items():
@@ -334,10 +385,8 @@ def read_config_file(path: str | Path, cls: type[TrainConfig]) -> tuple[dict[str
         if name not in fields:
             raise TranslateError(f"--config {path}: unknown option '{key}' for {cls.__name__}; "
                                  f"see `translate train RECIPE --print-config` for the valid keys")
-        tp = _scalar_type(hints[name])
-        optional = tp is not hints[name]
         try:
-            options[name] = _coerce(value, tp, optional, _field_help(cls, name).get("choices"))
+            options[name] = check_value(cls, name, value)
         except ValueError as e:
             raise TranslateError(f"--config {path}: '{key}' {e}, got {value!r}") from None
     return options, str(recipe)

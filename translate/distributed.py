@@ -195,6 +195,15 @@ def all_sum(values: list[int]) -> list[int]:
     return [int(v) for v in t.tolist()]
 
 
+def any_rank(flag: bool) -> bool:
+    """Whether ``flag`` is set on any rank; every rank gets the same answer (one process: ``flag``).
+
+    A stop signal reaches the ranks at slightly different moments; deciding together keeps one
+    rank from stopping while the others wait for it in the next all-reduce.
+    """
+    return all_sum([int(flag)])[0] > 0
+
+
 # ---------------------------------------------------------------------------- SyncBatchNorm
 
 class _GlooSyncBatchNorm(nn.BatchNorm2d):

@@ -43,7 +43,7 @@ def remove_stale_temp_files(folders: Iterable[str | os.PathLike]) -> list[Path]:
             continue
         for path in folder.iterdir():
             if path.is_file() and _TEMP_NAME.match(path.name):
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):  # gone already, or a read-only folder: harmless
                     path.unlink()
                     removed.append(path)
     return removed
@@ -129,3 +129,16 @@ class StopSignals:
 
     def __exit__(self, *exc: object) -> None:
         self._restore()
+
+
+def ignore_stop_signals(worker_id: int = 0) -> None:
+    """DataLoader ``worker_init_fn``: data workers ignore SIGINT and SIGTERM.
+
+    ``timeout``, Slurm, Kubernetes, systemd and Ctrl-C signal the whole process group. The main
+    process owns shutdown (it saves ``latest.pt`` at the current iteration, then stops the
+    workers); a worker that died of the signal first would make the main process raise
+    "DataLoader worker is killed by signal" instead of saving. PyTorch installs its own SIGTERM
+    handler in each worker before calling this, so ignoring here wins.
+    """
+    for signum in StopSignals.SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)

@@ -25,6 +25,7 @@ are not all deterministic). A mid-epoch resume skips the done batches without de
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -42,20 +43,24 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from translate import distributed, precision
-from translate.config import TrainConfig, flag_name, resumable_fields, save_config_yaml
+from translate.config import TrainConfig, flag_name, input_folders, resumable_fields, save_config_yaml
 from translate.data.datasets import EpochItems, EpochSampler
 from translate.errors import TranslateError
-from translate.fileio import atomic_write_text, atomic_writer
+from translate.fileio import WriteError, atomic_write_text, atomic_writer
 from translate.health import Finding, HealthMonitor
 from translate.imageio import write_image
 from translate.inference import resolve_device
 from translate.nets import precise_batchnorm
 from translate.recipes import Recipe, get_recipe
 from translate.monitor import Monitor
-from translate.resilience import StopSignals, pause_inside_save, remove_stale_temp_files
+from translate.resilience import StopSignals, ignore_stop_signals, pause_inside_save, remove_stale_temp_files
 
 CHECKPOINT_FORMAT = "translate-checkpoint"
 CHECKPOINT_VERSION = 1
+#: What a run folder holds (the names a run writes); a new run refuses a folder where one of
+#: these names is not from a translate run, so it never replaces a file of the user's.
+RUN_ENTRIES = ("config.json", "config.yaml", "losses.jsonl", "losses.png", "index.html", "samples", "checkpoints",
+               "tensorboard")
 SHEET_ROWS = 4  # batch items shown per sample sheet
 
 
@@ -123,6 +128,31 @@ def read_log(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return out
+
+
+#: What PyTorch says when an input is smaller than a network's kernels, paddings or norms allow.
+_TOO_SMALL = ("Kernel size can't be greater than actual input size", "Padding size should be less than",
+              "Expected more than 1 value per channel", "Output size is too small", "smaller than kernel size")
+
+
+@contextlib.contextmanager
+def _too_small_for_the_nets(batch: dict[str, Any]) -> Iterator[None]:
+    """Turn PyTorch's shape errors for too-small inputs into one line naming an image of ``batch``.
+
+    Small crops, ``--preprocess none`` on tiny images or a deep discriminator can shrink a
+    feature map below a kernel or a norm's needs; which size is enough depends on every net of
+    the recipe, so the step itself is the one place that knows.
+    """
+    try:
+        yield
+    except (RuntimeError, ValueError) as e:
+        if not any(marker in str(e) for marker in _TOO_SMALL):
+            raise
+        image = next((v for v in batch.values() if isinstance(v, torch.Tensor) and v.dim() == 4), None)
+        size = f"{image.shape[-1]}x{image.shape[-2]} px " if image is not None else ""
+        paths = next((v for k, v in batch.items() if k.endswith("path") and v), [""])
+        raise TranslateError(f"{paths[0]}: a {size}input is too small for the networks ({str(e).splitlines()[0]}); "
+                             f"use a larger --crop-size, --preprocess resize_and_crop, or larger images") from None
 
 
 def _worker_error(e: TranslateError) -> TranslateError:
@@ -203,7 +233,8 @@ class Trainer:
         self.loader = DataLoader(EpochItems(self.dataset), batch_size=config.batch_size, sampler=self.sampler,
                                  num_workers=config.workers, persistent_workers=config.workers > 0,
                                  drop_last=False, generator=self.loader_generator,
-                                 pin_memory=self.device.type == "cuda")
+                                 pin_memory=self.device.type == "cuda",
+                                 worker_init_fn=ignore_stop_signals if config.workers > 0 else None)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -283,10 +314,13 @@ class Trainer:
                   **{f"lr_{k}": v for k, v in self.recipe.learning_rates().items()}, **losses}
         # An append-only log (rewriting it whole every few iterations would cost O(n^2));
         # flushed and fsynced so it never runs behind the checkpoints.
-        with open(self.log_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(self.log_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise WriteError(self.log_path, e) from None
         return record
 
     def _health_warning(self, finding: Finding) -> None:
@@ -307,7 +341,10 @@ class Trainer:
     def run(self) -> TrainResult:
         """Train until ``max_iters`` iterations or the last epoch; returns what was done."""
         if self.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise WriteError(self.run_dir, e) from None
             self.config.save_json(self.run_dir / "config.json")
             save_config_yaml(self.config, self.run_dir / "config.yaml", self.recipe.name)  # same, for --config
             self._trim_log()
@@ -329,13 +366,15 @@ class Trainer:
                 while self.iteration < total and self.epoch < self.total_epochs:
                     self._bar.set_description(f"{self.recipe.name} epoch {self.epoch + 1}/{self.total_epochs}")
                     for batch in self.batches(self.epoch, self.epoch_iteration):
-                        self._step(batch)
-                        if self.iteration >= total or stop.requested:
+                        with _too_small_for_the_nets(batch):
+                            self._step(batch)
+                        if self.iteration >= total or distributed.any_rank(stop.requested):
                             break
-                    if stop.requested:
-                        self._stop(stop.name)
+                    if distributed.any_rank(stop.requested):
+                        self._stop(stop.name or "SIGTERM")
         finally:
             self._bar.close()
+            self._stop_workers()
         path = self.ckpt_dir / "latest.pt"
         if self.is_main and batch is not None and self._last_sampled != self.iteration:
             self._sheet(batch)
@@ -385,6 +424,18 @@ class Trainer:
         if cfg.val_every and self.iteration % cfg.val_every == 0 and self.is_main:
             self.validator.run(self)  # after the checkpoints' state: best.pt holds the same
 
+    def _stop_workers(self) -> None:
+        """Shut the persistent data workers down now, whether the loop ended or raised.
+
+        They ignore SIGINT / SIGTERM (:func:`ignore_stop_signals`), so left to interpreter exit
+        (an error's traceback keeps the loader alive until then) multiprocessing would SIGTERM
+        them and wait forever.
+        """
+        iterator = getattr(self.loader, "_iterator", None)
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+        self.loader._iterator = None
+
     def _stop(self, signal_name: str) -> None:
         """Save ``latest.pt`` at the current iteration and exit with code 130 (Ctrl-C / SIGTERM)."""
         path = self.ckpt_dir / "latest.pt"
@@ -424,47 +475,154 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return ckpt
 
 
+def _run_folder(run_dir: str | os.PathLike) -> Path:
+    """``--resume RUN_DIR`` checked to be a folder of a translate run: it holds a checkpoint, or at
+    least the config.json a run writes first (a run killed before its first save)."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise TranslateError(f"--resume {run_dir}: that is a file; give the run folder (the --out of translate train)")
+    if not (run_dir / "checkpoints" / "latest.pt").is_file() and not (run_dir / "config.json").is_file():
+        raise TranslateError(f"--resume {run_dir}: no checkpoint at {run_dir / 'checkpoints' / 'latest.pt'} and no "
+                             f"config.json; is this a run folder of translate train? start a new run with --out")
+    return run_dir
+
+
+def _yaml_recipe(run_dir: Path) -> str:
+    """The ``recipe:`` entry of ``run_dir/config.yaml`` ('' when absent or unreadable)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    return str(data.get("recipe") or "") if isinstance(data, dict) else ""
+
+
 def run_recipe(run_dir: str | os.PathLike) -> str:
-    """The recipe name of the run in ``run_dir`` (from its latest checkpoint)."""
-    latest = Path(run_dir) / "checkpoints" / "latest.pt"
+    """The recipe name of the run in ``run_dir`` (from its latest checkpoint, or from its
+    config.yaml when it was stopped before its first checkpoint)."""
+    run_dir = _run_folder(run_dir)
+    latest = run_dir / "checkpoints" / "latest.pt"
     if not latest.is_file():
-        raise TranslateError(f"--resume {run_dir}: no checkpoint at {latest}; is this a run folder of translate train?")
+        recipe = _yaml_recipe(run_dir)
+        if not recipe:
+            raise TranslateError(f"--resume {run_dir}: no checkpoint yet and no recipe in {run_dir / 'config.yaml'}; "
+                                 f"name the recipe: translate train RECIPE --resume {run_dir}")
+        return recipe
     try:  # mmap: only the small header entries are read, not the weights
         return str(torch.load(latest, map_location="cpu", weights_only=True, mmap=True)["recipe"])
     except Exception:
-        return str(load_checkpoint(latest)["recipe"])  # raises the one-line explanation
+        return str(load_checkpoint(latest).get("recipe", ""))  # raises the one-line explanation
+
+
+def run_config(run_dir: str | os.PathLike, config_cls: type[TrainConfig],
+               checkpoint: dict[str, Any] | None = None) -> TrainConfig:
+    """The config of the run in ``run_dir``: the checkpoint's copy with the resumable fields of
+    ``config.json`` (which a resumed run rewrites with its overrides), or config.json alone for
+    a run stopped before its first checkpoint.
+
+    Both copies go through the typed check of :meth:`TrainConfig.from_dict`; a config.json that
+    is not JSON, or that changes a field ``--resume`` may not change (a hand edit), is a
+    one-line TranslateError naming it.
+    """
+    run_dir = Path(run_dir)
+    saved = None
+    if checkpoint is not None:
+        saved = config_cls.from_dict(checkpoint.get("config"), str(run_dir / "checkpoints" / "latest.pt"))
+    config_json = run_dir / "config.json"
+    if not config_json.is_file():
+        if saved is None:
+            raise TranslateError(f"--resume {run_dir}: no config.json and no checkpoint; is this a run folder?")
+        return saved
+    try:
+        data = json.loads(config_json.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        fix = "delete it to use the checkpoint's copy" if saved is not None else "restore it"
+        raise TranslateError(f"{config_json}: cannot read the run's config ({str(e).splitlines()[0]}); fix it or "
+                             f"{fix}") from None
+    from_file = config_cls.from_dict(data, str(config_json))
+    if saved is None:
+        return from_file
+    allowed = set(resumable_fields(config_cls))
+    for f in dataclasses.fields(config_cls):
+        if f.name not in allowed and f.name != "out" and getattr(from_file, f.name) != getattr(saved, f.name):
+            raise TranslateError(f"{config_json}: '{f.name}' is {getattr(from_file, f.name)!r} but the run was trained "
+                                 f"with {getattr(saved, f.name)!r}; only the options --resume may change can differ "
+                                 f"(undo the edit, or delete config.json to use the checkpoint's copy)")
+    return dataclasses.replace(saved, **{k: getattr(from_file, k) for k in allowed})
+
+
+def _check_run_folder(config: TrainConfig, new: bool) -> None:
+    """Refuse run folders that would write over the user's files: inside a dataset folder, a
+    file, or (a new run) a folder holding a checkpoint or run file names that are not from a
+    translate run."""
+    run_dir = Path(config.out)
+    try:
+        run_dir.stat()
+    except FileNotFoundError:
+        pass
+    except OSError as e:  # a name too long, a file where a folder is expected on the path
+        raise WriteError(run_dir, e) from None
+    if run_dir.exists() and not run_dir.is_dir():
+        raise TranslateError(f"--out {run_dir} is a file; give a folder for the run")
+    real = run_dir.resolve()
+    for folder in input_folders(config):
+        inside = folder.resolve()
+        if real == inside or inside in real.parents:
+            raise TranslateError(f"--out {run_dir} lies inside the input folder {folder}; the run would write into "
+                                 f"it: choose a run folder outside the data")
+    if not new or not run_dir.is_dir():
+        return
+    if any((run_dir / "checkpoints").glob("*.pt")):
+        raise TranslateError(f"{run_dir} already holds a run with checkpoints; continue it with "
+                             f"--resume {run_dir} or choose another --out")
+    present = [name for name in RUN_ENTRIES if (run_dir / name).exists()]
+    if present:
+        try:  # a run stopped before its first checkpoint is replaced; anything else is the user's
+            type(config).from_dict(json.loads((run_dir / "config.json").read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, TranslateError):
+            raise TranslateError(f"--out {run_dir} holds {present[0]}, which is not from a translate run of this "
+                                 f"recipe and would be replaced; choose an empty or new folder") from None
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """Whether ``e`` is an allocation failure (PyTorch CPU / CUDA, numpy, OpenCV)."""
+    if isinstance(e, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(e)
+    return any(marker in text for marker in ("can't allocate memory", "Insufficient memory", "out of memory"))
 
 
 def train(recipe: str, options: dict[str, Any] | None = None, resume: str | os.PathLike | None = None) -> TrainResult:
     """Train ``recipe`` (e.g. ``"pix2pix"``) with config ``options`` (field name -> value), or
     continue the run in ``resume`` (a run folder), where ``options`` may only change the fields
     marked resumable (``max_iters``, ``epochs``, ``epochs_decay``, ``workers``, ``device``, the
-    ``*_every`` intervals).
+    ``*_every`` intervals). A run folder killed before its first checkpoint resumes from
+    iteration 0 with its config.json.
 
-    A new run refuses a run folder that already holds a checkpoint. Raises TranslateError for
-    bad options, data or run folders; a NaN / Inf loss stops training (exit code 1) and keeps
-    the last good checkpoint.
+    A new run refuses a run folder that already holds a checkpoint, that lies inside a data
+    folder or that holds files of the user's under the names a run writes. Raises
+    TranslateError for bad options, data, run folders, failed writes and exhausted memory; a
+    NaN / Inf loss stops training (exit code 1) and keeps the last good checkpoint.
     """
     recipe_cls = get_recipe(recipe)
     options = dict(options or {})
     checkpoint = None
     if resume is not None:
-        run_dir = Path(resume)
+        run_dir = _run_folder(resume)
         latest = run_dir / "checkpoints" / "latest.pt"
-        if not latest.is_file():
-            raise TranslateError(f"--resume {run_dir}: no checkpoint at {latest}; start a new run with --out instead")
-        checkpoint = load_checkpoint(latest)
-        if checkpoint["recipe"] != recipe_cls.name:
-            raise TranslateError(f"--resume {run_dir}: that run trains '{checkpoint['recipe']}', not '{recipe}'; "
-                                 f"use `translate train {checkpoint['recipe']} --resume {run_dir}`")
-        saved = checkpoint["config"]
-        config_json = run_dir / "config.json"
-        if config_json.is_file():
-            try:
-                saved = json.loads(config_json.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                pass  # the checkpoint's copy is as good
-        base = recipe_cls.Config.from_dict(saved)
+        if latest.is_file():
+            checkpoint = load_checkpoint(latest)
+            saved_recipe = str(checkpoint.get("recipe"))
+        else:
+            saved_recipe = _yaml_recipe(run_dir) or recipe_cls.name
+        if saved_recipe != recipe_cls.name:
+            raise TranslateError(f"--resume {run_dir}: that run trains '{saved_recipe}', not '{recipe}'; "
+                                 f"use `translate train {saved_recipe} --resume {run_dir}`")
+        base = run_config(run_dir, recipe_cls.Config, checkpoint)
+        if checkpoint is None:
+            print(f"translate: warning: {run_dir} has no checkpoint yet (stopped before its first save); starting "
+                  f"it from iteration 0 with its config.json", file=sys.stderr)
         out = options.pop("out", None)
         if out and Path(out).resolve() != run_dir.resolve():
             raise TranslateError(f"--out {out} differs from --resume {run_dir}; a resumed run stays in its folder")
@@ -476,17 +634,27 @@ def train(recipe: str, options: dict[str, Any] | None = None, resume: str | os.P
                                  f"(the run was trained with other values); only {may} may change")
         config = dataclasses.replace(base, **{k: v for k, v in options.items() if k in allowed}, out=str(run_dir))
     else:
+        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(recipe_cls.Config)})
+        if unknown:
+            raise TranslateError(f"unknown option {unknown[0]!r} for translate train {recipe_cls.name}")
         config = recipe_cls.Config(**options)
-        run_dir = Path(config.out) if config.out else None
-        if run_dir is not None and any((run_dir / "checkpoints").glob("*.pt")):
-            raise TranslateError(f"{run_dir} already holds a run with checkpoints; continue it with "
-                                 f"--resume {run_dir} or choose another --out")
     config.validate()
     for folder in config.data.replace(os.pathsep, ",").split(","):  # several folders: comma-separated (srgan)
         if folder.strip() and not Path(folder.strip()).is_dir():
-            raise TranslateError(f"--data {folder.strip()}: dataset folder not found")
+            what = "is a file, not a folder" if Path(folder.strip()).exists() else "dataset folder not found"
+            raise TranslateError(f"--data {folder.strip()}: {what}")
+    _check_run_folder(config, new=resume is None)
     try:
         return Trainer(recipe_cls, config, checkpoint).run()
+    except WriteError as e:  # disk full, folder made read-only meanwhile: the last checkpoint is intact
+        if not (Path(config.out) / "checkpoints" / "latest.pt").is_file():
+            raise
+        raise TranslateError(f"{e}; then continue with translate train --resume {config.out}") from None
+    except (MemoryError, RuntimeError, ValueError) as e:  # torch / numpy / OpenCV allocations
+        if not _out_of_memory(e):
+            raise
+        raise TranslateError(f"out of memory ({str(e).splitlines()[0][:120]}): lower --batch-size, --crop-size / "
+                             f"--load-size or the network widths (--ngf, --ndf)") from None
     finally:
         # Leave the process group (torchrun): exiting with gloo's threads alive aborts the process.
         distributed.teardown()

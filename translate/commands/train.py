@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", dest="config_file", nargs=argparse.REMAINDER, metavar="FILE.yaml [OPTION]",
                    help="FILE.yaml [OPTION ...]: train with the options of a YAML file (e.g. a run's config.yaml) "
                         "whose 'recipe:' key names the recipe; the options after it override the file")
-    p.add_argument("recipe", nargs="?", choices=names, metavar="RECIPE", help=f"one of: {', '.join(names)}")
+    # no argparse choices: an unknown name gets get_recipe's one-line error instead of usage + error
+    p.add_argument("recipe", nargs="?", metavar="RECIPE", help=f"one of: {', '.join(names)}")
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the recipe (see RECIPE --help)")
     p.set_defaults(func=handle)
 
@@ -96,6 +97,7 @@ def handle(args: argparse.Namespace) -> int:
         if file_recipe and file_recipe != args.recipe:
             raise TranslateError(f"--config {ns.config_file} is a '{file_recipe}' config, not '{args.recipe}'")
         options = {**from_file, **options}  # the command line wins
+        _refuse_config_in_run_folder(ns.config_file, options.get("out") or ns.resume)
     if ns.print_config:
         print(_printable_config(args.recipe, options, ns.resume), end="")
         return 0
@@ -108,6 +110,21 @@ def handle(args: argparse.Namespace) -> int:
     print(f"trained {args.recipe} to iteration {result.iteration} ({result.epoch} full epochs); "
           f"checkpoint {result.checkpoint}" + (f"; losses {losses}" if losses else ""))
     return 0
+
+
+def _refuse_config_in_run_folder(config_file: str, run_dir: str | None) -> None:
+    """A run rewrites its folder's config.yaml / config.json; refuse a --config that is one of them
+    (symlinks and hard links included), since the command would replace a file it reads."""
+    from pathlib import Path
+
+    from translate.fileio import same_file
+
+    if not run_dir:
+        return
+    for name in ("config.yaml", "config.json"):
+        if same_file(config_file, Path(run_dir) / name):
+            raise TranslateError(f"--config {config_file} is the {name} that the run in {run_dir} rewrites; copy it "
+                                 f"elsewhere first, or continue that run with --resume {run_dir}")
 
 
 def _recipe_of_config(path: str) -> str:
@@ -131,19 +148,17 @@ def _recipe_of_config(path: str) -> str:
 def _printable_config(recipe: str, options: dict, resume: str | None) -> str:
     """The config a `translate train` call would use, as YAML (nothing is trained or validated)."""
     import dataclasses
-    import json
     from pathlib import Path
 
     from translate.config import config_to_yaml
     from translate.recipes import get_recipe
+    from translate.trainer import run_config
 
     cls = get_recipe(recipe).Config
     if resume:
-        saved = Path(resume) / "config.json"
-        if not saved.is_file():
+        if not (Path(resume) / "config.json").is_file():
             raise TranslateError(f"--resume {resume}: no config.json; is this a run folder of translate train?")
-        base = cls.from_dict(json.loads(saved.read_text(encoding="utf-8")))
-        config = dataclasses.replace(base, **options)
+        config = dataclasses.replace(run_config(resume, cls), **options)
     else:
         try:
             config = cls(**options)
