@@ -6,7 +6,10 @@ No torch here (numpy + OpenCV + tqdm). Every command follows the same rules:
   not contain an input or lie inside one;
 - a non-empty output folder is refused unless ``overwrite`` (replace the files this conversion
   writes, leave others alone) or ``resume`` (keep outputs that already exist and decode, make
-  the rest: an interrupted run is completed by running it again with ``resume``);
+  the rest: an interrupted run is completed by running it again with ``resume``); the files a
+  conversion wrote are listed with their size and SHA-256 in ``OUT/.translate-convert.json``, and
+  an existing file is only ever replaced when it is listed there unchanged (never a file the user
+  put or edited there);
 - each output file is written atomically (temp file + rename), so there are no half-written files;
 - an input that cannot be used (corrupt, empty, no partner, size mismatch) is skipped and listed
   with its reason; :attr:`ConvertReport.exit_code` is 1 when anything was skipped and 2 when
@@ -21,9 +24,13 @@ Layouts made: pix2pix ``A|B`` side-by-side images (``combine``, ``aligned_from_u
 from __future__ import annotations
 
 import collections
+import contextlib
+import errno
 import hashlib
+import json
 import os
 import re
+import threading
 import time
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -36,13 +43,40 @@ import numpy as np
 from tqdm import tqdm
 
 from translate.data.degradations import MASK_KINDS, RainParams, add_rain, imresize_matlab, make_mask, random_rain_params
+from translate.config import check_number
 from translate.errors import TranslateError
-from translate.fileio import atomic_write_bytes
-from translate.imageio import IMAGE_EXTENSIONS, Image, read_image, to_uint, write_image
+from translate.layouts import split_aligned
+from translate.fileio import atomic_write_bytes, atomic_write_text
+from translate.imageio import IMAGE_EXTENSIONS, Image, encode_image, read_image, to_uint
 
 SPLITS = ("train", "val", "test")
 LAYOUTS = ("aligned", "unaligned", "sr", "derain", "inpaint")
 _JPEG = (".jpg", ".jpeg")
+
+#: The range of every numeric option of the conversions (bounds of :func:`translate.config.check_number`;
+#: an empty dict: any finite number). Upper bounds keep a typo from allocating gigabytes.
+_RANGES: dict[str, dict[str, float]] = {
+    "quality": {"low": 0, "high": 100}, "workers": {"low": 1, "high": 256}, "seed": {"low": 0, "high": 2**32 - 1},
+    "test_fraction": {"low": 0, "below": 1}, "scale": {"low": 2, "high": 16}, "patch": {"low": 1, "high": 16384},
+    "stride": {"low": 1, "high": 16384}, "light_fraction": {"low": 0, "high": 1}, "count": {"low": 1, "high": 10**6},
+    "size": {"low": 4, "high": 8192}, "density": {}, "angle": {}, "length": {"high": 1000}, "width": {"high": 100},
+    "intensity": {}, "veil": {},
+}
+#: Write errors that concern one output file only (its name, or a file where its folder should
+#: be): the input is skipped and the rest goes on. Any other (full or read-only disk) stops.
+_PER_FILE_ERRNOS = (errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.EEXIST)
+
+
+def _check_numbers(**values: float | None) -> None:
+    """Raise a one-line TranslateError for the first of ``values`` (option name -> value, None
+    skipped) outside its :data:`_RANGES` entry."""
+    for name, value in values.items():
+        if value is None:
+            continue
+        try:
+            check_number(value, **_RANGES[name])
+        except ValueError as e:
+            raise TranslateError(f"--{name.replace('_', '-')} {e}, got {value}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,10 +108,7 @@ class ConvertOptions:
             if ext not in IMAGE_EXTENSIONS:
                 raise TranslateError(f"cannot write '{self.ext}' images; use one of {', '.join(IMAGE_EXTENSIONS)}")
             object.__setattr__(self, "ext", ext)
-        if not 0 <= self.quality <= 100:
-            raise TranslateError(f"--quality must be in 0..100, got {self.quality}")
-        if self.workers is not None and self.workers < 1:
-            raise TranslateError(f"--workers must be at least 1, got {self.workers}")
+        _check_numbers(quality=self.quality, workers=self.workers)
 
     def suffix_for(self, sources: Iterable[Path]) -> str:
         """Output suffix for an output made from ``sources``: jpg only if they all are."""
@@ -135,11 +166,97 @@ class _Task:
     claims: tuple[Path, ...] = ()
 
 
-class _Outputs:
-    """Writes one task's files atomically; with ``resume`` keeps existing files that decode."""
+class _Record:
+    """The files conversions wrote into one output folder, kept in ``OUT/.translate-convert.json``:
+    relative path -> size and SHA-256 of the bytes written.
 
-    def __init__(self, options: ConvertOptions):
+    :meth:`claim` refuses to replace an existing file unless it is listed here unchanged, so
+    ``--overwrite`` / ``--resume`` only ever replace the command's own files, never one the user
+    put there or edited since. The record is rewritten atomically every few seconds and at the
+    end (a kill -9 can only leave the last files unlisted: then they are refused, never lost).
+    """
+
+    NAME = ".translate-convert.json"
+    FORMAT = "translate-convert-record"
+    FLUSH_SECONDS = 2.0
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.path = out / self.NAME
+        self.files: dict[str, dict[str, object]] = self._load()
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._flushed = time.monotonic()
+
+    def _load(self) -> dict[str, dict[str, object]]:
+        if not os.path.lexists(self.path):
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            files = data["files"] if data.get("format") == self.FORMAT else None
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError, KeyError, TypeError):
+            files = None
+        if not isinstance(files, dict) or self.path.is_symlink():
+            raise TranslateError(f"{self.path}: not the record of files translate convert writes there; move it "
+                                 f"away or choose another output folder")
+        return {k: v for k, v in files.items() if isinstance(v, dict)}
+
+    def claim(self, path: Path) -> None:
+        """Raise (stopping the run) if ``path`` exists and is not a file this record lists, unchanged
+        or damaged (no longer decoding: nothing of the user's can be lost by replacing it)."""
+        if not os.path.lexists(path):
+            return
+        entry = self.files.get(path.relative_to(self.out).as_posix())
+        ours = entry is not None and not path.is_symlink() and path.is_file() and (
+            (path.stat().st_size == entry.get("size") and _sha256_file(path) == entry.get("sha256"))
+            or not _decodes(path))
+        if not ours:
+            raise _OutputError(f"{path} was not written by translate convert (or was changed since); it is left "
+                               f"alone: move it away or choose another output folder")
+
+    def add(self, path: Path, data: bytes) -> None:
+        """List ``path`` as written with ``data``."""
+        with self._lock:
+            self.files[path.relative_to(self.out).as_posix()] = {"size": len(data),
+                                                                  "sha256": hashlib.sha256(data).hexdigest()}
+            self._dirty = True
+            if time.monotonic() - self._flushed > self.FLUSH_SECONDS:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        """Write the record (atomically) if anything was added since the last write."""
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if self._dirty:
+            text = json.dumps({"format": self.FORMAT, "version": 1, "files": dict(sorted(self.files.items()))})
+            atomic_write_text(self.path, text + "\n")
+            self._dirty = False
+        self._flushed = time.monotonic()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_failure(path: Path, e: OSError, hint: str = "") -> TranslateError:
+    """The error for a failed write: a per-file problem skips the input, anything else stops."""
+    message = str(e) if isinstance(e, TranslateError) else f"cannot write {path}: {e.strerror or e}"
+    return (TranslateError if e.errno in _PER_FILE_ERRNOS else _OutputError)(message + hint)
+
+
+class _Outputs:
+    """Writes one task's files atomically into the recorded output folder; with ``resume`` keeps
+    existing files that decode. An existing file is replaced only when ``record`` owns it."""
+
+    def __init__(self, options: ConvertOptions, record: _Record):
         self.options = options
+        self.record = record
         self.written = 0
         self.kept = 0
 
@@ -154,23 +271,28 @@ class _Outputs:
         """Write (H, W, 3) float RGB in [0, 1] (or (H, W) gray uint8, for masks) to ``path``."""
         if self.done([path]):
             return
+        if rgb.ndim == 2:
+            ok, buf = cv2.imencode(path.suffix, rgb)
+            if not ok:
+                raise TranslateError(f"OpenCV could not encode {path.name}")
+            data = buf.tobytes()
+        else:
+            data = encode_image(rgb, path.suffix, bit_depth=bit_depth, quality=self.options.quality)
+        self.record.claim(path)
         try:
-            if rgb.ndim == 2:
-                ok, buf = cv2.imencode(path.suffix, rgb)
-                if not ok:
-                    raise TranslateError(f"OpenCV could not encode {path.name}")
-                atomic_write_bytes(path, buf.tobytes())
-            else:
-                write_image(path, rgb, bit_depth=bit_depth, quality=self.options.quality)
+            atomic_write_bytes(path, data)
         except OSError as e:
-            raise _OutputError(f"cannot write {path}: {e.strerror or e}") from None
+            raise _write_failure(path, e) from None
+        self.record.add(path, data)
         self.written += 1
 
     def copy(self, src: Path, dst: Path, link: bool) -> None:
         """Byte-identical copy of ``src`` at ``dst`` (or a hard link with ``link``), atomically."""
         if self.done([dst]):
             return
+        self.record.claim(dst)
         try:
+            data = src.read_bytes()
             if link:
                 tmp = dst.with_name(f".{dst.name}.link.tmp")
                 dst.parent.mkdir(parents=True, exist_ok=True)
@@ -178,19 +300,20 @@ class _Outputs:
                 os.link(src, tmp)
                 os.replace(tmp, dst)
             else:
-                atomic_write_bytes(dst, src.read_bytes())
+                atomic_write_bytes(dst, data)
         except OSError as e:
             hint = "; hard links need input and output on one file system: drop --link" if link else ""
-            raise _OutputError(f"cannot write {dst}: {e.strerror or e}{hint}") from None
+            raise _write_failure(dst, e, hint) from None
+        self.record.add(dst, data)
         self.written += 1
 
 
 def _decodes(path: Path) -> bool:
     try:
         data = np.fromfile(path, dtype=np.uint8)
-    except OSError:
+        return data.size > 0 and cv2.imdecode(data, cv2.IMREAD_UNCHANGED) is not None
+    except (OSError, cv2.error):  # unreadable, or a header OpenCV refuses: not a usable output
         return False
-    return data.size > 0 and cv2.imdecode(data, cv2.IMREAD_UNCHANGED) is not None
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,10 +342,23 @@ def _prepare_output(out_dir: str | os.PathLike, inputs: Iterable[Path], options:
                                  f"choose an output folder outside the inputs")
     if out.exists() and not out.is_dir():
         raise TranslateError(f"{out}: output exists and is a file; give a folder")
-    if out.is_dir() and any(out.iterdir()) and not (options.overwrite or options.resume):
+    if out.is_dir() and any(p.name != _Record.NAME for p in out.iterdir()) and not (options.overwrite or options.resume):
         raise TranslateError(f"{out}: output folder is not empty; use --resume to complete an interrupted "
                              f"conversion or --overwrite to replace the files this conversion writes")
     return out
+
+
+def _two_inputs(a_dir: str | os.PathLike, b_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """The existing folders A_DIR and B_DIR, refused when they are one folder or one holds the other."""
+    a, b = _existing_dir(a_dir), _existing_dir(b_dir)
+    real_a, real_b = a.resolve(), b.resolve()
+    if real_a == real_b:
+        raise TranslateError(f"A_DIR {a} and B_DIR {b} are the same folder; give two different folders")
+    if real_a in real_b.parents or real_b in real_a.parents:
+        inner, outer = (b, a) if real_a in real_b.parents else (a, b)
+        raise TranslateError(f"{inner} lies inside {outer}, so its images would be read as both A and B; give "
+                             f"two separate folders")
+    return a, b
 
 
 def _images_under(root: Path, recursive: bool = True) -> list[Path]:
@@ -280,10 +416,21 @@ def _execute(action: str, out: Path, tasks: list[_Task], options: ConvertOptions
         runnable.append(task)
 
     start = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # read-only, a file on the path, a name too long
+        raise TranslateError(f"cannot create the output folder {out}: {e.strerror or e}; choose another output "
+                             f"folder") from None
+    real_out = out.resolve()
+    for folder in sorted({p.parent for task in runnable for p in (*task.outputs, *task.claims)}):
+        real = folder.resolve()
+        if real != real_out and real_out not in real.parents:
+            raise TranslateError(f"{folder} leads outside the output folder {out} (a symbolic link?); remove it or "
+                                 f"choose another output folder")
+    record = _Record(out)
     pool = ThreadPoolExecutor(max_workers=options.threads)
     try:
-        futures: dict[Future, _Task] = {pool.submit(_run_task, task, options): task for task in runnable}
+        futures: dict[Future, _Task] = {pool.submit(_run_task, task, options, record): task for task in runnable}
         with tqdm(total=len(futures), desc=f"convert {action}", unit="img", disable=not options.progress,
                   dynamic_ncols=True) as bar:
             for future in as_completed(futures):
@@ -303,15 +450,18 @@ def _execute(action: str, out: Path, tasks: list[_Task], options: ConvertOptions
                 bar.update()
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)  # running tasks finish their atomic writes
+        with contextlib.suppress(OSError):  # (a full disk must not hide the error that stopped the run)
+            record.flush()
         raise
     pool.shutdown(wait=True)
+    record.flush()
     report.seconds = time.perf_counter() - start
     report.skipped.sort()
     return report
 
 
-def _run_task(task: _Task, options: ConvertOptions) -> tuple[int, int]:
-    outputs = _Outputs(options)
+def _run_task(task: _Task, options: ConvertOptions, record: _Record) -> tuple[int, int]:
+    outputs = _Outputs(options, record)
     if not (task.outputs and outputs.done(task.outputs)):
         task.run(outputs)
     return outputs.written, outputs.kept
@@ -376,7 +526,7 @@ def combine(a_dir: str | os.PathLike, b_dir: str | os.PathLike, out_dir: str | o
     Files are matched by stem within the same relative subfolder (``train/``, ``val/`` ... are
     kept). Pairs whose sizes differ are skipped unless ``resize`` (B is resized to A's size).
     """
-    a_root, b_root = _existing_dir(a_dir), _existing_dir(b_dir)
+    a_root, b_root = _two_inputs(a_dir, b_dir)
     out = _prepare_output(out_dir, [a_root, b_root], options)
     skipped: list[tuple[str, str]] = []
     pairs = _match(a_root, _require_images(a_root), b_root, _require_images(b_root), skipped)
@@ -404,8 +554,9 @@ def split(ab_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
             h, w = img.size
             if w % 2:
                 raise TranslateError(f"width {w} is odd, so this is not an A|B side-by-side image")
-            outputs.image(a_file, img.rgb[:, : w // 2], img.bit_depth)
-            outputs.image(b_file, img.rgb[:, w // 2:], img.bit_depth)
+            a, b = split_aligned(img.rgb, str(path))
+            outputs.image(a_file, a, img.bit_depth)
+            outputs.image(b_file, b, img.bit_depth)
 
         return _Task(source=_label(root, path), run=run, outputs=(a_file, b_file))
 
@@ -429,9 +580,8 @@ def unpaired(a_dir: str | os.PathLike, b_dir: str | os.PathLike, out_dir: str | 
     train) goes to test. Files are copied byte for byte (hard-linked with ``link``); images in
     subfolders are flattened as ``sub_name.ext``. Files that do not decode are skipped.
     """
-    if not 0.0 <= test_fraction < 1.0:
-        raise TranslateError(f"--test-fraction must be in [0, 1), got {test_fraction}")
-    roots = {"A": _existing_dir(a_dir), "B": _existing_dir(b_dir)}
+    _check_numbers(test_fraction=test_fraction, seed=seed)
+    roots = dict(zip("AB", _two_inputs(a_dir, b_dir)))
     out = _prepare_output(out_dir, roots.values(), options)
     tasks = []
     for index, (side, root) in enumerate(roots.items()):
@@ -503,11 +653,12 @@ def sr(hr_dir: str | os.PathLike, out_dir: str | os.PathLike, *, scale: int = 4,
     aligned sub-images (HR ``patch`` px every ``stride`` px, LR ``patch / scale`` px), named
     ``<stem>_s001`` ...; ``patch`` and ``stride`` must be multiples of ``scale``.
     """
-    if scale < 2:
-        raise TranslateError(f"--scale must be at least 2, got {scale}")
+    _check_numbers(scale=scale, patch=patch, stride=stride)
+    if stride is not None and patch is None:
+        raise TranslateError("--stride only applies with --patch; give --patch too")
     if patch is not None:
-        stride = stride or patch
-        if patch % scale or stride % scale or patch <= 0 or stride <= 0:
+        stride = patch if stride is None else stride
+        if patch % scale or stride % scale:
             raise TranslateError(f"--patch ({patch}) and --stride ({stride}) must be positive multiples "
                                  f"of --scale ({scale})")
     root = _existing_dir(hr_dir)
@@ -561,8 +712,8 @@ def rain(clean_dir: str | os.PathLike, out_dir: str | os.PathLike, *, seed: int 
     (so adding images does not change the others); parameters given explicitly replace the
     drawn ones for every image. ``norain`` is the clean image as read (RGB, EXIF applied).
     """
-    if not 0.0 <= light_fraction <= 1.0:
-        raise TranslateError(f"--light-fraction must be in [0, 1], got {light_fraction}")
+    _check_numbers(seed=seed, light_fraction=light_fraction, density=density, angle=angle, length=length, width=width,
+                   intensity=intensity, veil=veil)
     root = _existing_dir(clean_dir)
     out = _prepare_output(out_dir, [root], options)
     fixed = {k: v for k, v in dict(density=density, angle=angle, length=length, width=width,
@@ -600,10 +751,7 @@ def masks(out_dir: str | os.PathLike, *, count: int, size: int = 256, kind: str 
     Mask ``i`` is drawn from ``(seed, i)``, so the same arguments give the same files and a
     larger ``count`` extends the set. See :func:`translate.data.degradations.make_mask`.
     """
-    if count < 1:
-        raise TranslateError(f"--count must be at least 1, got {count}")
-    if size < 4:
-        raise TranslateError(f"--size must be at least 4, got {size}")
+    _check_numbers(count=count, size=size, seed=seed)
     if kind not in MASK_KINDS:
         raise TranslateError(f"unknown mask kind '{kind}'; use one of {', '.join(MASK_KINDS)}")
     out = _prepare_output(out_dir, [], options)
