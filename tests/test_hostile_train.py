@@ -176,6 +176,8 @@ def test_folder_mistakes_are_one_line_and_touch_nothing(data, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "text" / "train").mkdir(parents=True)
     (tmp_path / "text" / "train" / "a.png").write_text("not an image")
+    linked = tmp_path / "linked"
+    linked.symlink_to(data, target_is_directory=True)
     cases = [
         (["--data", str(image), "--out", str(tmp_path / "r1")], "is a file, not a folder"),
         (["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r2")], "dataset folder not found"),
@@ -183,6 +185,7 @@ def test_folder_mistakes_are_one_line_and_touch_nothing(data, tmp_path, capsys):
         (["--data", str(tmp_path / "text"), "--out", str(tmp_path / "r4")], "a.png"),
         (["--data", str(data), "--out", str(data)], "lies inside the input folder"),
         (["--data", str(data), "--out", str(data / "train" / "run")], "lies inside the input folder"),
+        (["--data", str(data), "--out", str(linked / "run")], "lies inside the input folder"),
         (["--data", str(data), "--out", str(image)], "is a file"),
         (["--data", str(data), "--out", str(foreign)], "holds config.json, which is not from a translate run"),
     ]
@@ -321,3 +324,19 @@ def test_sigterm_to_the_process_group_saves_the_current_iteration(data, tmp_path
     ckpt = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
     assert ckpt["iteration"] == read_log(run / "losses.jsonl")[-1]["iteration"] >= 2, "no iteration is lost"
     assert digests(data) == before
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="child processes read from /proc")
+def test_a_killed_data_worker_saves_the_current_iteration(data, tmp_path):
+    run = tmp_path / "run"
+    proc = start(["pix2pix", "--data", str(data), "--out", str(run), *TINY, *LOG_EVERY_ITERATION, "--workers", "1",
+                  "--max-iters", "100000"])
+    wait_for(lambda: len(read_log(run / "losses.jsonl")) >= 2, proc)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    os.kill(int(children[0]), signal.SIGKILL)  # as the OOM killer would
+    _, err = proc.communicate(timeout=120)
+    lines = [ln for ln in err.splitlines() if ln.startswith("translate:")]
+    assert proc.returncode == 1 and "Traceback" not in err, err[-3000:]
+    assert len(lines) == 1 and "data worker died" in lines[0] and "--resume" in lines[0], err[-3000:]
+    ckpt = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert ckpt["iteration"] == read_log(run / "losses.jsonl")[-1]["iteration"] >= 2

@@ -155,6 +155,10 @@ def _too_small_for_the_nets(batch: dict[str, Any]) -> Iterator[None]:
                              f"use a larger --crop-size, --preprocess resize_and_crop, or larger images") from None
 
 
+class _WorkerDied(Exception):
+    """A data loading worker process died; the main process still holds a consistent state."""
+
+
 def _worker_error(e: TranslateError) -> TranslateError:
     # A TranslateError raised in a DataLoader worker comes back wrapped in a multi-line message
     # with the worker's traceback; keep the one line the user needs.
@@ -296,6 +300,10 @@ class Trainer:
             yield from self.loader
         except TranslateError as e:
             raise _worker_error(e) from None
+        except RuntimeError as e:  # a worker killed from outside (the OOM killer, kill -9)
+            if "DataLoader worker" not in str(e):
+                raise
+            raise _WorkerDied(str(e).splitlines()[0].rstrip(". ")) from None
 
     # -- logging -------------------------------------------------------------------------
 
@@ -372,6 +380,8 @@ class Trainer:
                             break
                     if distributed.any_rank(stop.requested):
                         self._stop(stop.name or "SIGTERM")
+        except _WorkerDied as e:
+            self._stop(f"{e} (a data worker died; if memory is short, lower --workers)", exit_code=1)
         finally:
             self._bar.close()
             self._stop_workers()
@@ -436,13 +446,14 @@ class Trainer:
             iterator._shutdown_workers()
         self.loader._iterator = None
 
-    def _stop(self, signal_name: str) -> None:
-        """Save ``latest.pt`` at the current iteration and exit with code 130 (Ctrl-C / SIGTERM)."""
+    def _stop(self, reason: str, exit_code: int = 130) -> None:
+        """Save ``latest.pt`` at the current iteration and stop with ``exit_code`` (130: Ctrl-C /
+        SIGTERM); ``reason`` starts the message."""
         path = self.ckpt_dir / "latest.pt"
         if self.is_main and (self._last_saved != self.iteration or not path.exists()):
             self.save("latest.pt")
-        raise TranslateError(f"{signal_name} at iteration {self.iteration}: saved {path}; continue with "
-                             f"translate train --resume {self.run_dir}", exit_code=130)
+        raise TranslateError(f"{reason} at iteration {self.iteration}: saved {path}; continue with "
+                             f"translate train --resume {self.run_dir}", exit_code=exit_code)
 
     def _check_finite(self, losses: dict[str, float]) -> None:
         bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
