@@ -250,3 +250,14 @@ def test_lying_headers_are_skipped_and_listed(inputs, tmp_path, capsys):
     report = capsys.readouterr()
     assert report.err == "" and "error: 9.png: its header claims more pixels" in report.out
     assert digests(inputs) == before
+
+
+def test_a_file_name_with_a_newline_is_reported_on_one_line(tmp_path, capsys):
+    a, b = images(tmp_path / "A"), images(tmp_path / "B", seed=10)
+    (a / "evil\nname.png").write_text("not an image")
+    (b / "evil\nname.png").write_text("not an image")
+    code, err = convert(["combine", a, b, tmp_path / "out"], capsys)
+    assert code == 1 and len(err) == 1 and err[0].startswith("skipped A/evil\\nname.png: "), err
+    assert main(["convert", "check", str(a), "--layout", "aligned", "--quiet"]) == 1
+    report = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("error: evil\\nname.png: ") for line in report), report

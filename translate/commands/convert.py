@@ -141,9 +141,11 @@ def _options(args: argparse.Namespace):
 
 
 def _finish(report) -> int:
+    from translate.errors import printable  # file names may hold newlines or undecodable bytes
+
     for source, reason in report.skipped:
-        print(f"skipped {source}: {reason}", file=sys.stderr)
-    print(report.summary())
+        print(printable(f"skipped {source}: {reason}"), file=sys.stderr)
+    print(printable(report.summary()))
     return report.exit_code
 
 
@@ -198,6 +200,8 @@ def _masks(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from translate import convert
 
+    from translate.errors import printable
+
     report = convert.check(args.folder, args.layout, workers=args.workers, progress=not args.quiet)
-    print("\n".join(report.lines()))
+    print("\n".join(printable(line) for line in report.lines()))
     return report.exit_code
