@@ -393,6 +393,7 @@ def test_resume_completes_an_interrupted_run(tmp_path, capsys):
     for name in files(full):
         assert (part / name).read_bytes() == (full / name).read_bytes()
     assert (part / "HR" / "0.png").stat().st_mtime_ns == untouched
+    assert not (part / "HR" / ".0.png.abc123.tmp").exists(), "the killed write's temp file is removed"
 
 
 def test_collisions_between_inputs_are_reported(tmp_path, capsys):

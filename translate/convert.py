@@ -48,6 +48,7 @@ from translate.errors import TranslateError
 from translate.layouts import split_aligned
 from translate.fileio import atomic_write_bytes, atomic_write_text
 from translate.imageio import IMAGE_EXTENSIONS, Image, encode_image, read_image, to_uint
+from translate.resilience import remove_stale_temp_files_of
 
 SPLITS = ("train", "val", "test")
 LAYOUTS = ("aligned", "unaligned", "sr", "derain", "inpaint")
@@ -428,6 +429,8 @@ def _execute(action: str, out: Path, tasks: list[_Task], options: ConvertOptions
             raise TranslateError(f"{folder} leads outside the output folder {out} (a symbolic link?); remove it or "
                                  f"choose another output folder")
     record = _Record(out)
+    # temp files a kill -9 left beside these outputs (only atomic_writer's names for exactly them)
+    remove_stale_temp_files_of(p for task in runnable for p in task.outputs)
     pool = ThreadPoolExecutor(max_workers=options.threads)
     try:
         futures: dict[Future, _Task] = {pool.submit(_run_task, task, options, record): task for task in runnable}
