@@ -20,3 +20,6 @@ $T eval translation --model "$RUNS/facades-cyclegan" --direction AtoB --palette 
     --train-data "$TRAIN" --summary --device cpu "$@"
 echo "== labels -> photo: pix2pix"
 $T eval translation --model facades-label2photo --data "$SPLIT" --train-data "$TRAIN" --summary --device cpu "$@"
+echo "== labels -> photo: CycleGAN (unpaired), G_B of $RUNS/facades-cyclegan"
+$T eval translation --model "$RUNS/facades-cyclegan" --direction BtoA --data "$SPLIT" --train-data "$TRAIN" \
+    --summary --device cpu "$@"

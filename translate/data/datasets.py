@@ -30,6 +30,7 @@ from torch.utils.data import Dataset, Sampler
 from translate.config import PREPROCESS
 from translate.errors import TranslateError
 from translate.imageio import IMAGE_EXTENSIONS, read_image
+from translate.layouts import split_aligned
 
 CONVERT_HINT = "`translate convert` can build this layout from other folder layouts"
 
@@ -195,12 +196,7 @@ class AlignedDataset(_SeededDataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         path = self.files[index]
-        rgb = read_image(path).rgb
-        h, w = rgb.shape[:2]
-        if w < 2:
-            raise TranslateError(f"{path}: image is {w} pixel wide; expected A and B side by side")
-        half = w // 2
-        a, b = rgb[:, :half], rgb[:, half:2 * half]
+        a, b = split_aligned(read_image(path).rgb, str(path))
         if self.direction == "BtoA":
             a, b = b, a
         self.transform.set_random_seed(self._seed_from(self.item_rng(index)))
