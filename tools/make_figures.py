@@ -1,10 +1,15 @@
 """Result pictures for the README: input | ours | ground truth, one per shipped task.
 
-    python tools/make_figures.py        # writes docs/results_{sr,derain,inpaint}.png
+    python tools/make_figures.py        # writes docs/results_{facades,sr,derain,inpaint}.png
+    python tools/make_figures.py --facades-test ../shared/data/paired/facades/test --out out/
+        # input | ours | ground truth of facades test items, for local viewing only (not committed)
 
-Only the public-domain sample (docs/samples/astronaut_hr.png) is used, so the pictures can be
-redistributed: SR from its 4x MATLAB-bicubic downscale, de-raining from synthetic heavy rain (streaks
-and mist) of our generator (seed 3), inpainting from a 64x64 centre hole in a 128x128 crop.
+Only images we may redistribute are committed: facade label maps drawn by tools/draw_facade.py
+(seeds 0-2) through facades-label2photo and back through facades-photo2label (the CMP facades
+images are research data that we do not redistribute); the public-domain sample
+(docs/samples/astronaut_hr.png): SR from its 4x MATLAB-bicubic downscale, de-raining from synthetic
+heavy rain (streaks and mist) of our generator (seed 3), inpainting from a 64x64 centre hole in a
+128x128 crop.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import numpy as np
 
 import translate
 from translate.data.degradations import add_rain, imresize_matlab, make_mask, random_rain_params
-from translate.imageio import read_image, to_uint, write_image
+from translate.imageio import list_images, read_image, to_uint, write_image
+from translate.layouts import split_aligned
 from translate.metrics import psnr
+from translate.palettes import FACADES, draw, to_classes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,9 +44,55 @@ def sheet(path: Path, panels: list[tuple[str, np.ndarray]], size: int) -> None:
     print(f"wrote {path}")
 
 
+def facades_figure(path: Path) -> None:
+    """Drawn label maps -> facades-label2photo -> facades-photo2label, three rows."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from draw_facade import facade_classes
+
+    to_photo, to_labels = (translate.load(n, device="cpu") for n in ("facades-label2photo", "facades-photo2label"))
+    rows = []
+    for seed in range(3):
+        ids = facade_classes(seed)
+        labels = draw(ids, FACADES)
+        photo = to_photo(labels)
+        back = to_labels(photo)
+        agree = float(np.mean(to_classes(back, FACADES) == ids))
+        tiles = [label(labels, f"drawn label map (seed {seed})"), label(photo, "facades-label2photo"),
+                 label(back, f"photo2label: {100 * agree:.0f}% as drawn")]
+        gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
+        rows.append(np.hstack([x for t in tiles for x in (t, gap)][:-1]))
+    write_image(path, np.vstack(rows))
+    print(f"wrote {path}")
+
+
+def facades_test_sheets(test: Path, out: Path) -> None:
+    """input | ours | ground truth of the first 6 test items per model, written under ``out``."""
+    for name in ("facades-photo2label", "facades-label2photo"):
+        model = translate.load(name, device="cpu")
+        rows = []
+        for path in list_images(test)[:6]:
+            a, b = split_aligned(to_uint(read_image(path).rgb))
+            source, target = (a, b) if model.card.direction == "AtoB" else (b, a)
+            rows.append(np.hstack([source, model(source), target]))
+        write_image(out / f"{name}_test.png", np.vstack(rows))
+        print(f"wrote {out / f'{name}_test.png'}")
+
+
 def main() -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--facades-test", type=Path, help="also write input | ours | ground truth sheets of these "
+                                                     "A|B test items (local viewing only)")
+    p.add_argument("--out", type=Path, default=ROOT / "out")
+    args = p.parse_args()
+    if args.facades_test:
+        facades_test_sheets(args.facades_test, args.out)
     hr = to_uint(read_image(ROOT / "docs/samples/astronaut_hr.png").rgb)
     docs = ROOT / "docs"
+    facades_figure(docs / "results_facades.png")
 
     lr = read_image(ROOT / "docs/samples/astronaut_lr.png").rgb
     ours = translate.load("sr-x4", device="cpu")(to_uint(lr))
