@@ -232,6 +232,14 @@ class Trainer:
         if self.health is not None and checkpoint is not None and "health" in checkpoint:
             self.health.load_state_dict(checkpoint["health"])  # so a resumed run warns as the whole one would
         self.loader_generator = torch.Generator().manual_seed(config.seed)
+        # torch's SIGCHLD handler raises "DataLoader worker ... is killed" wherever the main process
+        # is when a worker dies, even half-way through an optimiser step, where no consistent
+        # state is left to save. Without it the loader reports a dead worker itself at the next
+        # batch (it polls its workers every few seconds), between iterations, where latest.pt
+        # can be saved (batches() -> _WorkerDied).
+        from torch.utils.data._utils import signal_handling
+
+        signal_handling._SIGCHLD_handler_set = True
         # One loader for the whole run: its worker processes persist across epochs.
         self.sampler = EpochSampler()
         self.loader = DataLoader(EpochItems(self.dataset), batch_size=config.batch_size, sampler=self.sampler,
