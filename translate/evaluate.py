@@ -268,7 +268,9 @@ def format_report(report: EvalReport, per_image: bool = True) -> str:
                 lines.append(f"{name[:24]:<24} {method:<10} " + " ".join(
                     f"{_fmt(getattr(rows[i], m, None), m):>9}" for m in metrics))
     n = len(next(iter(report.methods.values()), []))
-    label = f"{'ALL' if report.pooled else 'MEAN'} ({n} images)"
+    # ALL: every number is computed over the whole set at once; MEAN: (some are) per-image averages
+    pooled = all(set(metrics) <= set(report.pooled.get(m, {})) for m in report.methods)
+    label = f"{'ALL' if pooled else 'MEAN'} ({n} images)"
     for method in report.methods:
         mean = report.mean(method)
         lines.append(f"{label:<24} {method:<10} " + " ".join(f"{_fmt(mean.get(m), m):>9}" for m in metrics))
