@@ -163,6 +163,10 @@ def test_fid_offline_names_the_file_to_place(tmp_path, monkeypatch):
     assert "--inception-weights FILE" in message
     with pytest.raises(TranslateError, match="no such file"):
         translate.fid.fid_kid(images, {"x": images}, weights=tmp_path / "missing.pth")
+    pickled = tmp_path / "pickled.pth"  # torch-fidelity would unpickle it fully: refused before that
+    torch.save({"not_a_tensor": __import__("pathlib").Path("x")}, pickled)
+    with pytest.raises(TranslateError, match="pickled.pth"):
+        translate.fid.fid_kid(images, {"x": images}, weights=pickled)
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from translate.errors import TranslateError
-from translate.weights import cache_dir, fetch_url
+from translate.weights import cache_dir, fetch_url, load_torch_file
 
 __all__ = ["INCEPTION_URL", "inception_weights_path", "inception_weights", "fid_kid"]
 
@@ -75,6 +75,9 @@ def fid_kid(real: list[np.ndarray], fakes: dict[str, list[np.ndarray]], *, weigh
             raise TranslateError(f"FID / KID need at least 2 images per set, got {len(images)} ({name})")
     FID, KID, Inception = _modules()
     weights = inception_weights(weights, progress=progress)
+    # torch-fidelity unpickles the file with weights_only=False: read it safely first, so a file
+    # holding anything but tensors is refused before any of its code could run.
+    load_torch_file(weights)
     try:
         net = Inception(name="inception-v3-compat", features_list=["2048"],
                         feature_extractor_weights_path=str(weights)).to(device)
@@ -87,10 +90,10 @@ def fid_kid(real: list[np.ndarray], fakes: dict[str, list[np.ndarray]], *, weigh
         for name, images in fakes.items():
             # Features are computed once per image and fed to both metrics through a pass-through
             # "network" (torchmetrics accepts any module as its feature extractor).
-            fid = FID(feature=_Features()).to(device)
+            fid = FID(feature=_pass_through()).to(device)
             with warnings.catch_warnings():  # KID's notice that it keeps every feature in memory
                 warnings.simplefilter("ignore", UserWarning)
-                kid = KID(feature=_Features(), subset_size=min(1000, len(real), len(images))).to(device)
+                kid = KID(feature=_pass_through(), subset_size=min(1000, len(real), len(images))).to(device)
             fake_features = _inception_features(net, images, device, batch)
             for metric in (fid, kid):
                 metric.update(real_features, real=True)
@@ -114,19 +117,15 @@ def _inception_features(net: "torch.nn.Module", images: list[np.ndarray], device
     return torch.cat(out)
 
 
-def _pass_through():
+def _pass_through() -> "torch.nn.Module":
+    """A feature "extractor" for precomputed (N, 2048) features: returns its input (torch is
+    imported only when FID runs, so the class is built here)."""
     import torch
 
     class Features(torch.nn.Module):
-        """Feature "extractor" for precomputed (N, 2048) features: returns its input."""
-
         num_features = 2048
 
         def forward(self, x: "torch.Tensor") -> "torch.Tensor":
             return x
 
-    return Features
-
-
-def _Features():  # noqa: N802 - builds the module class lazily (torch is imported only when FID runs)
-    return _pass_through()()
+    return Features()
