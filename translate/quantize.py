@@ -119,7 +119,8 @@ class Int8Report:
     def summary(self) -> str:
         """One line: the measured PSNR of both sets against the gate."""
         def part(s: PsnrSet) -> str:
-            return f"{s.name} min {_rounded(s.worst)} dB / mean {_rounded(s.mean)} dB on {len(s.psnr)} images"
+            n = len(s.psnr)
+            return f"{s.name} min {_rounded(s.worst)} dB / mean {_rounded(s.mean)} dB on {n} image{'s' * (n != 1)}"
         return (f"int8 vs fp32 PSNR: {part(self.calibration)}, {part(self.held_out)} "
                 f"(gate >= {self.gate_db:g} dB, {self.method} calibration)")
 
