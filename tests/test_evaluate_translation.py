@@ -105,6 +105,47 @@ def test_translation_errors(tmp_path):
         evaluate_translation(None, test, palette=str(tmp_path / "bad.json"))
 
 
+def test_predictions_from_elsewhere_score_like_the_model(tmp_path):
+    """Outputs written by `translate run` (PNG, lossless) and scored through --predictions give the model's row."""
+    test = _label_pair_folder(tmp_path / "test", 3, seed=6)
+    model = _tiny_translator(tmp_path / "m.safetensors")
+    import cv2
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for path in sorted(test.glob("*.png")):
+        cv2.imwrite(str(inputs / path.name), cv2.imread(str(path))[:, :64])
+    outputs = tmp_path / "outputs"
+    assert main(["run", str(model), str(inputs), "-o", str(outputs), "--device", "cpu"]) == 0
+    before = {f.name: f.read_bytes() for f in outputs.iterdir()}
+    names = sorted(f.name for f in outputs.iterdir())
+    assert names == ["0_m.png", "1_m.png", "2_m.png"], names  # run names outputs NAME_MODEL.png
+    report = evaluate_translation(str(model), test, device="cpu", predictions=outputs, prediction_suffix="_m")
+    assert list(report.methods)[:2] == ["model", "predictions"]
+    assert report.pooled["predictions"] == pytest.approx(report.pooled["model"])
+    assert {f.name: f.read_bytes() for f in outputs.iterdir()} == before  # read, never touched
+
+    # the reference test.py layout: NAME_fake_B.png beside NAME_real_A.png / NAME_real_B.png
+    results = tmp_path / "results"
+    results.mkdir()
+    for f in outputs.iterdir():
+        stem = f.stem.removesuffix("_m")
+        (results / f"{stem}_fake_B.png").write_bytes(f.read_bytes())
+        (results / f"{stem}_real_A.png").write_bytes(f.read_bytes())
+    assert main(["eval", "translation", "--data", str(test), "--palette", "facades", "--predictions", str(results),
+                 "--prediction-suffix", "_fake_B", "--json"]) == 0
+    with pytest.raises(TranslateError, match=r"no image named '1_fake_B\.\*' for test file 1\.png"):
+        (results / "1_fake_B.png").unlink()
+        evaluate_translation(None, test, palette="facades", predictions=results, prediction_suffix="_fake_B")
+    (outputs / "0_m.jpg").write_bytes(b"x")
+    with pytest.raises(TranslateError, match=r"2 images \(0_m\.jpg, 0_m\.png\)"):
+        evaluate_translation(None, test, palette="facades", predictions=outputs, prediction_suffix="_m")
+    (outputs / "0_m.jpg").unlink()
+    cv2.imwrite(str(outputs / "0_m.png"), np.zeros((32, 32, 3), np.uint8))
+    with pytest.raises(TranslateError, match="32x32, but the target of 0.png is 64x64"):
+        evaluate_translation(None, test, palette="facades", predictions=outputs, prediction_suffix="_m")
+
+
 @pytest.fixture(scope="module")
 def stand_in_inception(tmp_path_factory):
     """A locally placed stand-in for the FID Inception weights: the real architecture and keys

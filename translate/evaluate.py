@@ -365,10 +365,28 @@ class _Retrieval:
         return target
 
 
+def _prediction_files(folder: str | os.PathLike, suffix: str, files: list[Path]) -> dict[str, Path]:
+    """Map each test file's name to its prediction in ``folder``: stem + ``suffix``, any image extension."""
+    found: dict[str, list[Path]] = {}
+    for path in list_images(folder):
+        found.setdefault(path.stem, []).append(path)
+    matched: dict[str, Path] = {}
+    for path in files:
+        candidates = found.get(Path(path).stem + suffix, [])
+        if len(candidates) != 1:
+            what = "no image" if not candidates else f"{len(candidates)} images ({', '.join(c.name for c in candidates)})"
+            raise TranslateError(f"--predictions {folder}: {what} named '{Path(path).stem}{suffix}.*' for test file "
+                                 f"{Path(path).name}; give one prediction per test file (--prediction-suffix "
+                                 f"'{suffix}')")
+        matched[Path(path).name] = candidates[0]
+    return matched
+
+
 def evaluate_translation(model: str | None, data: str | os.PathLike, *, direction: str | None = None,
                          palette: str | os.PathLike | None = None, train_data: str | os.PathLike | None = None,
                          fid: bool = False, inception_weights: str | os.PathLike | None = None,
-                         device: str = "auto", tile: int = 0) -> EvalReport:
+                         device: str = "auto", tile: int = 0, predictions: str | os.PathLike | None = None,
+                         prediction_suffix: str = "") -> EvalReport:
     """Score ``model`` (None: baselines only) on a paired test split: a folder of A|B images.
 
     The input half is A for ``direction`` AtoB, B for BtoA (default: the model card's direction).
@@ -380,7 +398,10 @@ def evaluate_translation(model: str | None, data: str | os.PathLike, *, directio
     outputs against the split's real targets (:mod:`translate.fid`). Baseline rows: the
     majority class of the training label maps and nearest-neighbour retrieval of a training
     target (``train_data``, an A|B folder; default: ``train/`` beside ``data``), and for photos
-    the input itself.
+    the input itself. ``predictions`` scores outputs made elsewhere (another tool, an earlier run)
+    as one more row: a folder holding, for every test file ``NAME.EXT``, an image named ``NAME``
+    + ``prediction_suffix`` with any image extension (``_fake_B`` for the reference
+    implementation's ``test.py`` results), the size of the target.
     """
     from translate.layouts import split_aligned
     from translate.palettes import draw, load_palette, to_classes
@@ -408,12 +429,18 @@ def evaluate_translation(model: str | None, data: str | os.PathLike, *, directio
             raise TranslateError(f"--train-data {train_data}: no images found; give the A|B training split")
         retrieval = _Retrieval(train_files, direction, labels)
 
+    predicted = _prediction_files(predictions, prediction_suffix, files) if predictions is not None else None
+
     settings: dict[str, Any] = {"direction": direction, "target": f"labels ({labels.name})" if labels else "photo"}
     if translator is not None:
         settings.update(model=model, model_name=translator.card.name)
+    if predicted is not None:
+        settings["predictions"] = str(predictions)
     if train_data is not None:
         settings["train_data"] = str(train_data)
     methods = ["model"] if translator is not None else []
+    if predicted is not None:
+        methods.append("predictions")
     if retrieval is not None:
         methods += (["majority"] if labels else []) + ["nearest"]
     if not labels:
@@ -436,6 +463,12 @@ def evaluate_translation(model: str | None, data: str | os.PathLike, *, directio
                 raise TranslateError(f"{model}: gives {out.shape[1]}x{out.shape[0]} outputs for {name}, whose "
                                      f"target is {target.shape[1]}x{target.shape[0]}; is it a translation model?")
             produced["model"] = out[..., :3] if out.ndim == 3 else np.repeat(out[..., None], 3, axis=2)
+        if predicted is not None:
+            image = to_uint(read_image(predicted[name]).rgb)
+            if image.shape[:2] != target.shape[:2]:
+                raise TranslateError(f"{predicted[name]}: {image.shape[1]}x{image.shape[0]}, but the target of {name} is "
+                                     f"{target.shape[1]}x{target.shape[0]}; give predictions at the target's size")
+            produced["predictions"] = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
         if retrieval is not None:
             if labels:
                 produced["majority"] = draw(np.full(target.shape[:2], retrieval.majority), labels)

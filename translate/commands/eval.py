@@ -76,6 +76,11 @@ def _translation_arguments(p: argparse.ArgumentParser) -> None:
                                                       "translate-gan[fid] and the Inception weights, downloaded once)")
     p.add_argument("--inception-weights", metavar="FILE", help="Inception weights file for --fid instead of the "
                                                                "cached download")
+    p.add_argument("--predictions", metavar="DIR", help="also score outputs made elsewhere (another tool's test "
+                                                        "results): one image per test file, named like it")
+    p.add_argument("--prediction-suffix", default="", metavar="S",
+                   help="--predictions file names are the test file's stem + S, any extension (e.g. _fake_B for "
+                        "the reference implementation's test.py results)")
 
 
 def _translation_run(args: argparse.Namespace) -> Any:
@@ -83,7 +88,8 @@ def _translation_run(args: argparse.Namespace) -> Any:
 
     return evaluate_translation(args.model, args.data, direction=args.direction, palette=args.palette,
                                 train_data=args.train_data, fid=args.fid, inception_weights=args.inception_weights,
-                                device=args.device, tile=args.tile)
+                                device=args.device, tile=args.tile, predictions=args.predictions,
+                                prediction_suffix=args.prediction_suffix)
 
 
 TASKS: dict[str, EvalTask] = {
