@@ -80,7 +80,7 @@ for i in range(12):
 EOF
 
 step "training: real command, fp32 / bf16 / bf16 + channels_last"
-for variant in fp32 bf16 bf16_channels_last; do
+for variant in ${VARIANTS:-fp32 bf16 bf16_channels_last}; do  # VARIANTS="fp32 bf16_channels_last": a shorter check
   time_left "training $variant" || break
   case $variant in
     fp32) extra="--device cuda" ;;

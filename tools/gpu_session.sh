@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Everything one lent GPU machine call does (device tool, about 9 minutes in all):
+#   1. install the carried wheels (WHEELS, default .whl/: the project's dependencies the machine's
+#      image lacks, and the reference implementation's `dominate`) and the project itself, offline
+#   2. tools/compare_reference.sh: the reference pix2pix vs `translate train` on facades, SECONDS_EACH
+#      seconds of training each (.gpu/ref: the reference code, .gpu/data/facades: the data)
+#   3. tools/gpu_check.sh in the time that is left (BUDGET seconds for the whole call)
+# The call that ran it (from a `git archive` snapshot in .gpu/src, so that work in progress in the
+# tree does not travel; weights/ linked to the repository's):
+#   cd .gpu/src && OUT=$OUT WHEELS=../../.whl REF=../ref DATA=../data/facades bash tools/gpu_session.sh
+# Results under $OUT: compare.json, compare_samples.tar.gz, gpu_check.json, steps.log,
+# gpu_check_logs.tar.gz, install.log.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/gpu_session_out}
+mkdir -p "$OUT"
+START=$(date +%s)
+BUDGET=${BUDGET:-540}
+PY=${PYTHON:-python3}
+WHEELS=${WHEELS:-.whl}
+if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
+  $PY -m pip install -q --no-index --no-deps --no-compile "$WHEELS"/*.whl >"$OUT/install.log" 2>&1
+fi
+$PY -m pip install -q --no-index --no-deps --no-build-isolation -e . >>"$OUT/install.log" 2>&1 \
+  || echo "project install failed (install.log)" | tee -a "$OUT/install.log"
+echo "install done in $(( $(date +%s) - START )) s" | tee -a "$OUT/install.log"
+SECONDS_EACH=${SECONDS_EACH:-90} bash tools/compare_reference.sh "$OUT"
+left=$(( BUDGET - ($(date +%s) - START) ))
+echo "compare done at $(( $(date +%s) - START )) s; gpu_check gets ${left} s" | tee -a "$OUT/install.log"
+OUT=$OUT INSTALL=0 DEADLINE=$(( left > 200 ? left - 150 : 30 )) VARIANTS=${VARIANTS:-fp32 bf16_channels_last} \
+  N1=${N1:-10} N2=${N2:-110} bash tools/gpu_check.sh
