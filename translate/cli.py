@@ -15,7 +15,7 @@ import sys
 from translate import DISTRIBUTION, __version__
 from translate.errors import TranslateError, printable
 
-SUBCOMMANDS = ("run", "train", "eval", "export", "convert", "zoo")
+SUBCOMMANDS = ("run", "serve", "train", "eval", "export", "convert", "zoo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -101,7 +101,12 @@ class _QuietCodecs:
 _quiet_codecs = _QuietCodecs()
 
 
-def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray | None:
+class PixelLimitError(TranslateError):
+    """An image whose header claims more pixels than the decoder may allocate (OpenCV's
+    ``$OPENCV_IO_MAX_IMAGE_PIXELS``): too large, rather than unreadable."""
+
+
+def _decode(data: np.ndarray, flags: int, path: str | os.PathLike) -> np.ndarray | None:
     """cv2.imdecode with the libraries' stderr lines hidden and their exceptions as one-line
     :class:`TranslateError` about ``path``; None when OpenCV cannot decode the data."""
     try:
@@ -111,7 +116,7 @@ def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray | None:
         text = str(e)
         if "CV_IO_MAX_IMAGE_PIXELS" in text or "validateInputImageSize" in text:
             limit = os.environ.get(PIXEL_LIMIT_ENV, str(2 ** 30))
-            raise TranslateError(
+            raise PixelLimitError(
                 f"{path}: its header claims more pixels than the limit of {limit} (damaged, or a decompression "
                 f"bomb); if it really is that large, set {PIXEL_LIMIT_ENV} to its pixel count before starting "
                 f"translate (and use --tile)") from None
@@ -155,6 +160,19 @@ def read_image(path: str | os.PathLike) -> Image:
         raise TranslateError(f"{path}: cannot read file ({e.strerror or e})") from None
     except ValueError as e:  # a NUL byte in a name handed to the Python API
         raise TranslateError(f"{path}: not a valid file name ({e})") from None
+    return decode_image(data, path)
+
+
+def decode_image(data: bytes | np.ndarray, source: str | os.PathLike = "image") -> Image:
+    """Decode the bytes of an image file (e.g. an upload to `translate serve`) exactly as
+    :func:`read_image` decodes a file; errors are one line naming ``source``.
+
+    Raises :class:`PixelLimitError` for a header claiming more than ``$OPENCV_IO_MAX_IMAGE_PIXELS``
+    pixels and :class:`TranslateError` for empty or undecodable data.
+    """
+    path = source
+    if not isinstance(data, np.ndarray):
+        data = np.frombuffer(data, dtype=np.uint8)
     if data.size == 0:
         raise TranslateError(f"{path}: file is empty (0 bytes); replace it with a valid image")
     # IMREAD_COLOR applies the EXIF orientation; IMREAD_UNCHANGED keeps alpha and channel count

@@ -270,8 +270,17 @@ def read_mask_file(path: str | Path, size: tuple[int, int]) -> np.ndarray:
 
     ``size`` is the image's (H, W); a mask of another size raises :class:`TranslateError`.
     """
-    image = read_image(path)
-    return _as_hole(cv2.cvtColor(image.rgb, cv2.COLOR_RGB2GRAY) > 0.5, size, f"mask {path}")
+    return mask_hole(read_image(path), size, f"mask {path}")
+
+
+def mask_hole(mask: Image, size: tuple[int, int], source: str = "the mask") -> np.ndarray:
+    """A decoded mask image as (H, W) bool, True where it is white (luma > 0.5) = the hole; the
+    rule for mask files and for masks uploaded to `translate serve`.
+
+    ``size`` is the image's (H, W); a mask of another size raises :class:`TranslateError` naming
+    ``source``.
+    """
+    return _as_hole(cv2.cvtColor(mask.rgb, cv2.COLOR_RGB2GRAY) > 0.5, size, source)
 
 
 def _as_hole(mask: np.ndarray, size: tuple[int, int], source: str = "the mask") -> np.ndarray:

@@ -1,0 +1,122 @@
+"""`translate serve MODEL [MODEL ...]`: the models as a local HTTP service with a browser page."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+from translate.errors import TranslateError, printable
+
+DEFAULT_PORT = 7000
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve", help="serve models over HTTP, with a browser page",
+        description="Load the models once and serve them over HTTP on this machine: POST /v1/translate "
+                    "(multipart image in, PNG / JPEG out, the options of `translate run`), GET /v1/models, "
+                    "GET /healthz, a browser page at / and the API documentation at /docs. Needs the "
+                    "serve extra: pip install 'translate-gan[serve]'.")
+    p.add_argument("models", nargs="+", metavar="MODEL",
+                   help="zoo name, checkpoint / run folder, .pth, .safetensors or .onnx file (as for "
+                        "`translate run`); served under the name `translate run` gives its outputs")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 exposes the "
+                        "server, which has no authentication, to the network)")
+    p.add_argument("--port", default=str(DEFAULT_PORT), help=f"TCP port (default {DEFAULT_PORT}; 0 = any free port)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda (or tensorrt for .onnx)")
+    p.add_argument("--max-upload-mb", default="25", help="largest request body in MiB (default 25); more is a 413")
+    p.add_argument("--max-pixels", default=str(4096 * 4096),
+                   help="largest image in pixels, width x height (default 16777216 = 4096x4096); more is a 413")
+    p.add_argument("--max-concurrent", default="2",
+                   help="requests processed at once (default 2; each model translates one at a time)")
+    p.add_argument("--max-queue", default="16",
+                   help="requests waiting for a slot (default 16); one more in flight is answered 429")
+    p.set_defaults(func=serve)
+
+
+def _number(value: str, option: str, low: float, high: float, kind: type = int) -> float:
+    """``value`` of ``option`` as ``kind`` within [low, high], or a one-line TranslateError."""
+    try:
+        number = kind(value)
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise TranslateError(f"{option} {value}: must be a{'n integer' if kind is int else ' number'} "
+                             f"from {low:g} to {high:g}")
+    return number
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port), or a one-line TranslateError (busy port, bad host)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as e:
+        raise TranslateError(f"--host {host}: not an address of this machine ({getattr(e, 'strerror', None) or e})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        if e.errno == 98 or "in use" in str(e).lower():
+            raise TranslateError(f"--port {port}: {host}:{port} is already in use by another program; "
+                                 f"choose another port with --port (0 = any free port)") from None
+        if e.errno == 13:
+            raise TranslateError(f"--port {port}: permission denied (ports below 1024 need privileges); "
+                                 f"use a port from 1024 to 65535") from None
+        raise TranslateError(f"--host {host} --port {port}: cannot listen there ({e.strerror or e})") from None
+    return sock
+
+
+def serve(args: argparse.Namespace) -> int:
+    port = int(_number(args.port, "--port", 0, 65535))
+    limits_given = dict(
+        max_upload_bytes=int(_number(args.max_upload_mb, "--max-upload-mb", 0.001, 1 << 20, float) * 2**20),
+        max_pixels=int(_number(args.max_pixels, "--max-pixels", 1, 1 << 40)),
+        max_concurrent=int(_number(args.max_concurrent, "--max-concurrent", 1, 1024)),
+        max_queue=int(_number(args.max_queue, "--max-queue", 0, 100_000)),
+    )
+    try:
+        import fastapi  # noqa: F401
+        import python_multipart  # noqa: F401  (FastAPI's form parser)
+        import uvicorn
+    except ImportError as e:
+        raise TranslateError(f"translate serve needs {e.name}: pip install 'translate-gan[serve]' "
+                             f"(FastAPI, uvicorn, python-multipart)") from None
+    from translate.imageio import PIXEL_LIMIT_ENV
+    from translate.serve import Limits, create_app, load_models
+
+    limits = Limits(**limits_given)
+    # OpenCV checks an image header against this before allocating (read at the first decode,
+    # which is after this line): a small upload claiming a huge image is refused undecoded.
+    current = os.environ.get(PIXEL_LIMIT_ENV, "")
+    if not current.isdigit() or int(current) > limits.max_pixels:
+        os.environ[PIXEL_LIMIT_ENV] = str(limits.max_pixels)
+    sock = _bind(args.host, port)  # a busy port fails now, not after loading the models
+    try:
+        models = load_models(args.models, device=args.device)
+        app = create_app(models, limits)
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(printable(f"translate serve: {', '.join(models)} on http://{shown}:{port}/ "
+                        f"(API docs: /docs; Ctrl-C stops)"), flush=True)
+        if not _is_loopback(host):
+            print(printable(f"translate serve: warning: listening on {host}, reachable from other machines; "
+                            f"the server has no authentication"), file=sys.stderr, flush=True)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
