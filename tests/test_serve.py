@@ -191,8 +191,13 @@ def test_size_limits_are_413(client, tmp_path):
     too_many = post(client, "model=ident", write_png(tmp_path / "wide.png", np.zeros((301, 300, 3), np.uint8)).read_bytes(),
                     "wide.png")
     assert detail(too_many, 413).startswith("wide.png: 300x301 is 90300 pixels, more than this server's limit of 90000")
-    bomb = write_lying_png(tmp_path / "bomb.png").read_bytes()
-    assert "more pixels" in detail(post(client, "model=ident", bomb, "bomb.png"), 413)
+    # headers are checked before decoding: these 60-byte files would be 415 (unreadable) if decoded
+    lying = write_lying_png(tmp_path / "lying.png", width=400, height=400).read_bytes()
+    assert detail(post(client, "model=ident", lying, "lying.png"), 413).startswith("lying.png: 400x400 is 160000 pixels")
+    bomb = write_lying_png(tmp_path / "bomb.png").read_bytes()  # 100000 x 100000
+    assert detail(post(client, "model=ident", bomb, "bomb.png"), 413).startswith("bomb.png: its header claims more")
+    assert detail(post(client, "model=hole", write_png_bytes(random_image(20, 20)), mask=lying),
+                  413).startswith("mask mask.png: 400x400 is 160000 pixels")
     assert "more than this server's limit of 200000 bytes" in detail(post(client, "model=ident", big), 413)
     # without Content-Length (chunked): counted while it is read
     boundary = "b0und"

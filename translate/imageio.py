@@ -163,6 +163,35 @@ def read_image(path: str | os.PathLike) -> Image:
     return decode_image(data, path)
 
 
+def declared_size(data: bytes, source: str | os.PathLike = "image") -> tuple[int, int] | None:
+    """The (height, width) an image file's header declares, read without decoding the pixels
+    (Pillow parses the header only); None when Pillow is not installed or does not know the format.
+
+    Lets a caller refuse a huge image (a small file can declare gigapixels) before
+    :func:`decode_image` allocates it: OpenCV's own limit is read once, when cv2 is imported.
+    A header over Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS`` x 2) raises
+    :class:`PixelLimitError`.
+    """
+    try:
+        import io
+        import warnings
+
+        from PIL import Image as PILImage
+    except ImportError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data)) as header:
+                width, height = header.size
+    except PILImage.DecompressionBombError:
+        raise PixelLimitError(f"{source}: its header claims more than {2 * (PILImage.MAX_IMAGE_PIXELS or 0)} "
+                              f"pixels (damaged, or a decompression bomb)") from None
+    except Exception:  # noqa: BLE001 - not a format Pillow knows (or damaged): decode_image will say
+        return None
+    return height, width
+
+
 def decode_image(data: bytes | np.ndarray, source: str | os.PathLike = "image") -> Image:
     """Decode the bytes of an image file (e.g. an upload to `translate serve`) exactly as
     :func:`read_image` decodes a file; errors are one line naming ``source``.

@@ -16,7 +16,8 @@ Endpoints::
     GET  /              the browser page;  GET /docs: the OpenAPI documentation
 
 Requests are bounded by :class:`Limits`: the body size (checked against ``Content-Length`` before
-anything is read, and counted while it is read), the decoded pixel count, and the requests in
+anything is read, and counted while it is read), the pixel count (the header's, before decoding,
+by :func:`~translate.imageio.declared_size`; the decoded image's), and the requests in
 flight (``max_concurrent`` being translated plus ``max_queue`` waiting; one more is answered 429
 before its body is read). Each model translates one request at a time (a lock per model); decoding
 and encoding of other requests overlap with it. A user error is a 4xx with ``{"detail": "one
@@ -43,7 +44,7 @@ from starlette.concurrency import run_in_threadpool
 
 from translate import __version__
 from translate.errors import TranslateError, printable
-from translate.imageio import PixelLimitError, check_format, decode_image, encode_image
+from translate.imageio import Image, PixelLimitError, check_format, declared_size, decode_image, encode_image
 from translate.pipeline import Translator, mask_hole
 
 log = logging.getLogger("translate.serve")
@@ -155,9 +156,27 @@ def _error(status: int, message: object) -> HTTPException:
 
 
 def _too_many_pixels(name: str, limits: Limits, size: tuple[int, int] | None = None) -> HTTPException:
-    what = f"{size[1]}x{size[0]} is {size[0] * size[1]} pixels" if size else "its header claims more pixels"
-    return _error(413, f"{name}: {what}, more than this server's limit of {limits.max_pixels} "
+    what = f"{size[1]}x{size[0]} is {size[0] * size[1]} pixels, more than" if size else "its header claims more pixels than"
+    return _error(413, f"{name}: {what} this server's limit of {limits.max_pixels} "
                        f"(translate serve --max-pixels); send a smaller image")
+
+
+def _decode_within(data: bytes, source: str, limits: Limits) -> Image:
+    """:func:`decode_image` of an upload, refused with 413 when its header declares more than
+    ``limits.max_pixels`` (checked before the pixels are allocated where Pillow knows the format,
+    and after decoding otherwise) and with 415 when it is not a readable image."""
+    try:
+        size = declared_size(data, source)
+        if size is not None and size[0] * size[1] > limits.max_pixels:
+            raise _too_many_pixels(source, limits, size)
+        image = decode_image(data, source)
+    except PixelLimitError:
+        raise _too_many_pixels(source, limits) from None
+    except TranslateError as e:
+        raise _error(415, e) from None
+    if image.size[0] * image.size[1] > limits.max_pixels:
+        raise _too_many_pixels(source, limits, image.size)
+    return image
 
 
 def translate_upload(served: ServedModel, translator: Translator, data: bytes, name: str, mask: bytes | None,
@@ -171,22 +190,10 @@ def translate_upload(served: ServedModel, translator: Translator, data: bytes, n
     """
     from translate.commands.run import _is_out_of_memory
 
-    try:
-        image = decode_image(data, name)
-    except PixelLimitError:
-        raise _too_many_pixels(name, limits) from None
-    except TranslateError as e:
-        raise _error(415, e) from None
-    if image.size[0] * image.size[1] > limits.max_pixels:
-        raise _too_many_pixels(name, limits, image.size)
+    image = _decode_within(data, name, limits)
     hole = None
     if mask is not None:
-        try:
-            mask_image = decode_image(mask, f"mask {mask_name}")
-        except PixelLimitError:
-            raise _too_many_pixels(f"mask {mask_name}", limits) from None
-        except TranslateError as e:
-            raise _error(415, e) from None
+        mask_image = _decode_within(mask, f"mask {mask_name}", limits)
         try:
             # a model without a mask input refuses any mask (with run's message) in translate()
             hole = mask_hole(mask_image, image.size, f"mask {mask_name}") if translator.needs_mask \

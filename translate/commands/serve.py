@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
+import errno
 import socket
 import sys
 
@@ -44,8 +44,11 @@ def _number(value: str, option: str, low: float, high: float, kind: type = int) 
     except ValueError:
         number = None
     if number is None or not low <= number <= high:
+        def show(x: float) -> str:
+            return str(int(x)) if float(x).is_integer() else str(x)
+
         raise TranslateError(f"{option} {value}: must be a{'n integer' if kind is int else ' number'} "
-                             f"from {low:g} to {high:g}")
+                             f"from {show(low)} to {show(high)}")
     return number
 
 
@@ -61,10 +64,10 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as e:
         sock.close()
-        if e.errno == 98 or "in use" in str(e).lower():
+        if e.errno == errno.EADDRINUSE:
             raise TranslateError(f"--port {port}: {host}:{port} is already in use by another program; "
                                  f"choose another port with --port (0 = any free port)") from None
-        if e.errno == 13:
+        if e.errno == errno.EACCES:
             raise TranslateError(f"--port {port}: permission denied (ports below 1024 need privileges); "
                                  f"use a port from 1024 to 65535") from None
         raise TranslateError(f"--host {host} --port {port}: cannot listen there ({e.strerror or e})") from None
@@ -75,26 +78,26 @@ def serve(args: argparse.Namespace) -> int:
     port = int(_number(args.port, "--port", 0, 65535))
     limits_given = dict(
         max_upload_bytes=int(_number(args.max_upload_mb, "--max-upload-mb", 0.001, 1 << 20, float) * 2**20),
-        max_pixels=int(_number(args.max_pixels, "--max-pixels", 1, 1 << 40)),
+        max_pixels=int(_number(args.max_pixels, "--max-pixels", 1, 1 << 30)),  # OpenCV decodes up to 2^30
         max_concurrent=int(_number(args.max_concurrent, "--max-concurrent", 1, 1024)),
         max_queue=int(_number(args.max_queue, "--max-queue", 0, 100_000)),
     )
     try:
         import fastapi  # noqa: F401
+        import PIL  # noqa: F401  (reads upload headers)
         import python_multipart  # noqa: F401  (FastAPI's form parser)
         import uvicorn
     except ImportError as e:
         raise TranslateError(f"translate serve needs {e.name}: pip install 'translate-gan[serve]' "
-                             f"(FastAPI, uvicorn, python-multipart)") from None
-    from translate.imageio import PIXEL_LIMIT_ENV
+                             f"(FastAPI, uvicorn, python-multipart, Pillow)") from None
+    from PIL import Image as PILImage
+
     from translate.serve import Limits, create_app, load_models
 
     limits = Limits(**limits_given)
-    # OpenCV checks an image header against this before allocating (read at the first decode,
-    # which is after this line): a small upload claiming a huge image is refused undecoded.
-    current = os.environ.get(PIXEL_LIMIT_ENV, "")
-    if not current.isdigit() or int(current) > limits.max_pixels:
-        os.environ[PIXEL_LIMIT_ENV] = str(limits.max_pixels)
+    # Upload headers are read by Pillow (translate.imageio.declared_size) and checked against
+    # --max-pixels; Pillow's own bomb limit (twice this) must not be the lower one.
+    PILImage.MAX_IMAGE_PIXELS = max(PILImage.MAX_IMAGE_PIXELS or 0, limits.max_pixels // 2 + 1)
     sock = _bind(args.host, port)  # a busy port fails now, not after loading the models
     try:
         models = load_models(args.models, device=args.device)
