@@ -13,7 +13,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from translate.cards import ModelCard
-from translate.runtime import METADATA_FORMAT, METADATA_KEY
+from translate.cards import ONNX_METADATA_FORMAT as METADATA_FORMAT
+from translate.cards import ONNX_METADATA_KEY as METADATA_KEY
 
 
 def write_identity_onnx(path: Path, **card: object) -> Path:

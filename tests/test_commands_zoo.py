@@ -68,7 +68,7 @@ def test_list_json(home, capsys):
 def test_shipped_models_are_listed_as_in_repo(home, tmp_path, monkeypatch, capsys):
     import torch
 
-    from translate.weights import save_shipped
+    from translate.checkpoint import save_shipped
 
     repo_weights = tmp_path / "repo" / "weights"
     monkeypatch.setattr(cards, "REPO_WEIGHTS", repo_weights)

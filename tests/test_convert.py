@@ -436,7 +436,7 @@ def test_check_aligned(tmp_path, capsys):
     assert code == 0 and "the recipe sees 1 training pairs" in out
     (tmp_path / "empty").mkdir()
     code, out = check(tmp_path / "empty", "aligned", capsys)
-    assert code == 1 and "no train/ folder and no images" in out
+    assert code == 1 and "no images found (missing train/)" in out
 
 
 def test_check_unaligned_and_modes(tmp_path, capsys):
@@ -452,7 +452,7 @@ def test_check_unaligned_and_modes(tmp_path, capsys):
     assert "trainA/ has 1 image(s) in subfolders" in out
     (d / "trainB" / "b.png").unlink()
     code, out = check(d, "unaligned", capsys)
-    assert code == 1 and "trainB/ is empty" in out
+    assert code == 1 and "trainB: no images found" in out
 
 
 def test_check_sr_derain_inpaint(tmp_path, capsys):
@@ -462,8 +462,14 @@ def test_check_sr_derain_inpaint(tmp_path, capsys):
     save(sr / "LR_x4" / "1.png", rgb(6, 6))
     (sr / "LR_x4" / "2.png").unlink()
     code, out = check(sr, "sr", capsys)
-    assert code == 1
-    assert "LR_x4/1.png: 6x6, expected 7x5 to match HR/1.png" in out and "HR/2.png: no partner in LR_x4/" in out
+    # the srgan recipe makes its LR images from HR/ and never reads LR_x4/: warnings, not errors
+    assert code == 0 and "the recipe sees 3 training images (shortest side 20 px; images with a side under " \
+        "--patch-size are left out)" in out
+    assert "warning: LR_x4/1.png: 6x6, expected 7x5 to match HR/1.png" in out
+    assert "HR: 1 image(s) have no partner in" in out and "(first: 2.png)" in out
+    (sr / "HR" / "0.png").write_bytes(b"not an image")
+    code, out = check(sr, "sr", capsys)
+    assert code == 1 and "error: HR/0.png:" in out
 
     dr = tmp_path / "derain"
     for i in (1, 2):
@@ -472,12 +478,15 @@ def test_check_sr_derain_inpaint(tmp_path, capsys):
     code, out = check(dr, "derain", capsys)
     assert code == 0 and "the recipe sees 2 rain/norain pairs" in out
 
+    # inpainting: clean images/ and masks/ drawn at random (any size, no partners), as the recipe reads them
     ip = tmp_path / "inpaint"
     save(ip / "images" / "a.png", rgb(16, 16))
-    save(ip / "masks" / "a.png", np.where(rgb(16, 16)[..., 0] > 128, 255, 0).astype(np.uint8))
+    save(ip / "masks" / "m.png", np.where(rgb(8, 8)[..., 0] > 128, 255, 0).astype(np.uint8))
+    save(ip / "masks" / "grey.png", np.full((8, 8), 100, np.uint8))
     save(ip / "images" / "b.png", rgb(16, 16))
     code, out = check(ip, "inpaint", capsys)
-    assert code == 1 and "images/b.png: no partner in masks/" in out and "grayscale" not in out
+    assert code == 0 and "the recipe sees 2 training images" in out and "grayscale" not in out
+    assert "1 mask(s) hold values other than 0 and 255" in out and "masks/grey.png" in out
 
 
 def test_check_real_derain_set(shared_data, capsys):

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from translate.data.derain import DerainDataset, pair_key, rain_pairs
+from translate.data.derain import DerainDataset
 from translate.errors import TranslateError
+from translate.layouts import DERAIN, rain_pair_key
 
 from tests.helpers import random_image, write_png
 
@@ -19,11 +20,18 @@ def make_pairs(root, names):
     return root
 
 
+def rain_pairs(root):
+    return DERAIN.find(root).require().pairs["norain"]
+
+
 def test_pair_key():
     from pathlib import Path
 
-    assert pair_key(Path("rain-001.png")) == pair_key(Path("norain-001.png")) == "001"
-    assert pair_key(Path("rain_7.png")) == "7" and pair_key(Path("12.png")) == "12"
+    assert rain_pair_key(Path("rain-001.png")) == rain_pair_key(Path("norain-001.png")) == "001"
+    assert rain_pair_key(Path("rain_7.png")) == "7" and rain_pair_key(Path("12.png")) == "12"
+    # separators and case may differ between the two sides (issue 12)
+    assert rain_pair_key(Path("rain-1.png")) == rain_pair_key(Path("norain_1.png")) == "1"
+    assert rain_pair_key(Path("Rain_7.png")) == rain_pair_key(Path("norain 7.png")) == "7"
 
 
 def test_rain100_naming_and_same_names_pair(tmp_path):

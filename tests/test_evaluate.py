@@ -12,7 +12,7 @@ from translate.cli import main
 from translate.errors import TranslateError
 from translate.evaluate import EvalReport, evaluate_sr, format_report, score_images, sr_pair
 from translate.nets import build_generator
-from translate.weights import save_shipped
+from translate.checkpoint import save_shipped
 
 
 def _bicubic_like_model(path, scale: int = 4):

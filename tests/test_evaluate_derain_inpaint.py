@@ -11,7 +11,7 @@ from translate.cli import main
 from translate.errors import TranslateError
 from translate.evaluate import evaluate_derain, evaluate_inpaint, score_hole
 from translate.nets import build_generator
-from translate.weights import save_shipped
+from translate.checkpoint import save_shipped
 
 from tests.helpers import random_image, write_png
 

@@ -14,7 +14,7 @@ from translate.errors import TranslateError
 from translate.evaluate import confusion, evaluate_translation, label_scores
 from translate.nets import build_generator
 from translate.palettes import FACADES, draw, to_classes
-from translate.weights import save_shipped
+from translate.checkpoint import save_shipped
 
 
 def _label_pair_folder(folder, count: int, seed: int):

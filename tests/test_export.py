@@ -235,8 +235,8 @@ def test_user_errors(resnet, tmp_path):
 
 def _shipped(tmp_path, name, task, generator, **card_fields):
     """A tiny model saved as a shipped .safetensors file with its card."""
-    from translate.cards import size_multiple
-    from translate.weights import save_shipped
+    from translate.architectures import size_multiple
+    from translate.checkpoint import save_shipped
 
     torch.manual_seed(0)
     net = build_generator(**generator)

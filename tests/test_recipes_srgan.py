@@ -13,7 +13,8 @@ from translate.imageio import read_image
 from translate.inference import load_model
 from translate.nets import build_generator
 from translate.nets.vgg import VGG19_FILE
-from translate.trainer import load_checkpoint, read_log, train
+from translate.checkpoint import read_checkpoint
+from translate.trainer import read_log, train
 
 TINY = dict(scale=4, num_feat=8, num_blocks=1, head_kernel=3, patch_size=32, batch_size=2, workers=0, device="cpu",
             print_every=1, sample_every=100, save_every=100)
@@ -37,7 +38,7 @@ def test_pretrain_then_gan_stage(t91, tmp_path, monkeypatch):
     result = train("srgan", dict(TINY, data=str(t91), out=str(pre), max_iters=3))
     log = read_log(pre / "losses.jsonl")
     assert [r["iteration"] for r in log] == [1, 2, 3] and all(math.isfinite(r["G_pixel"]) for r in log)
-    ckpt = load_checkpoint(result.checkpoint)
+    ckpt = read_checkpoint(result.checkpoint)
     assert set(ckpt["nets"]) == {"G"}
     card = ckpt["cards"]["G"]
     assert (card["task"], card["scale"], card["mean"], card["std"], card["multiple"]) == ("sr", 4, 0.0, 1.0, 1)
@@ -64,7 +65,7 @@ def test_pretrain_then_gan_stage(t91, tmp_path, monkeypatch):
     log = read_log(tmp_path / "gan" / "losses.jsonl")
     assert {"G_content", "G_adv", "D_real", "D_fake"} <= set(log[-1])
     assert all(math.isfinite(v) for r in log for v in r.values() if isinstance(v, float))
-    ckpt = load_checkpoint(result.checkpoint)
+    ckpt = read_checkpoint(result.checkpoint)
     assert set(ckpt["nets"]) == {"G", "D"} and "SRGAN" in ckpt["cards"]["G"]["description"]
     finetuned, _ = load_model(str(tmp_path / "gan"))
     assert not torch.allclose(_output(pretrained), _output(finetuned))

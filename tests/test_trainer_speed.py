@@ -11,7 +11,8 @@ import torch.nn as nn
 from translate import precision
 from translate.config import GANConfig
 from translate.recipes._gan import adam
-from translate.trainer import load_checkpoint, train
+from translate.checkpoint import read_checkpoint
+from translate.trainer import train
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FACADES = DATA / "paired" / "facades_mini"
@@ -23,7 +24,7 @@ TINY = {"data": str(FACADES), "netG": "unet_32", "ngf": 8, "ndf": 8, "load_size"
 
 
 def g_weights(run: Path) -> dict[str, torch.Tensor]:
-    return load_checkpoint(run / "checkpoints" / "latest.pt")["nets"]["G"]
+    return read_checkpoint(run / "checkpoints" / "latest.pt")["nets"]["G"]
 
 
 @needs_data
@@ -41,12 +42,12 @@ def test_bf16_pix2pix_on_cpu_trains_with_finite_losses_and_fp32_weights(tmp_path
 def test_fp16_saves_and_resumes_the_grad_scaler(tmp_path):
     result = train("pix2pix", {**TINY, "precision": "fp16", "out": str(tmp_path / "run")})
     assert all(torch.isfinite(torch.tensor(v)) for v in result.losses.values())
-    saved = load_checkpoint(result.checkpoint)["scaler"]
+    saved = read_checkpoint(result.checkpoint)["scaler"]
     # the initial scale 2**16 overflows fp16 gradients: the scaler skipped those steps and backed off
     assert 0 < saved["scale"] < 2.0**16
     resumed = train("pix2pix", {"max_iters": 3}, resume=result.run_dir)
     assert resumed.iteration == 3
-    scale = load_checkpoint(resumed.checkpoint)["scaler"]["scale"]
+    scale = read_checkpoint(resumed.checkpoint)["scaler"]["scale"]
     assert scale in (saved["scale"], saved["scale"] / 2)  # continued from the saved scale, not 2**16
 
 
@@ -104,7 +105,7 @@ def test_fp16_scales_the_losses_of_every_recipe(tmp_path, recipe, capsys):
         "inpaint": {**test_recipes_inpaint.TINY, "data": str(DATA / "sr" / "Set5")},
     }[recipe]
     result = train(recipe, {**options, "precision": "fp16", "max_iters": 2, "out": str(tmp_path / "run")})
-    scaler = load_checkpoint(result.checkpoint)["scaler"]
+    scaler = read_checkpoint(result.checkpoint)["scaler"]
     # update() ran after each step: the scale backed off (overflow) or its growth counter moved
     assert scaler["scale"] != 2.0**16 or scaler["_growth_tracker"] > 0
     assert "not scaled" not in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Tests of translate.weights: cache, downloads with checksums, checkpoint reading, shipped files."""
+"""Tests of translate.weights (cache, downloads with checksums), translate.checkpoint (reading
+checkpoint files) and the card in a shipped file (translate.cards)."""
 
 from __future__ import annotations
 
@@ -17,20 +18,10 @@ import pytest
 import torch
 
 from translate import cards
-from translate.cards import ModelCard
+from translate.cards import ModelCard, read_card
+from translate.checkpoint import as_state_dict, load_state_dict, load_torch_file, save_shipped
 from translate.errors import TranslateError
-from translate.weights import (
-    cache_dir,
-    cache_path,
-    as_state_dict,
-    fetch,
-    is_cached,
-    load_state_dict,
-    load_torch_file,
-    read_card,
-    save_shipped,
-    sha256_file,
-)
+from translate.weights import cache_dir, cache_path, fetch, is_cached, sha256_file
 
 PAYLOAD = os.urandom(300_000)  # several download chunks' worth of incompressible bytes
 
@@ -416,8 +407,8 @@ def test_weights_and_read_card_do_not_import_torch(tmp_path):
     save_shipped(path, _state_dict(), _card(None, name="m", file="weights/m.safetensors"))
     code = (
         "import sys\n"
-        "import translate.weights as w\n"
-        f"assert w.read_card({str(path)!r}).name == 'm'\n"
+        "import translate.weights, translate.checkpoint, translate.cards as c\n"
+        f"assert c.read_card({str(path)!r}).name == 'm'\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -124,7 +124,8 @@ def build(family: str, seed: int = 0):
     eval mode, and its card."""
     import torch
 
-    from translate.cards import ModelCard, size_multiple
+    from translate.architectures import size_multiple
+    from translate.cards import ModelCard
     from translate.inference import load_model
     from translate.nets import build_generator, init_weights
 
@@ -392,8 +393,7 @@ def main(argv: list[str] | None = None) -> int:
                     int8_rows += reports
                     if int8_path is not None:
                         fns[ORT_INT8] = Session(int8_path, device="cpu", threads=threads).backend
-                image_size = (card.extra or {}).get("image_size")  # the context encoder takes one size
-                for size in [image_size] if image_size else sizes:
+                for size in [card.fixed_size] if card.fixed_size else sizes:  # e.g. the context encoder: one size
                     if size % card.multiple:
                         notes.append(f"{family}: size {size} is not a multiple of {card.multiple}; skipped")
                         continue

@@ -6,7 +6,7 @@ CycleGAN: ResNet 9 blocks instance norm, ngf = ndf = 64; srgan: the pixel-loss s
 HR patch; inpaint: its one 128x128 size with centre holes) and trained on random batches (the speed of the math does
 not depend on the pixels; data loading is excluded) under each variant: fp32, bf16 (autocast),
 channels_last and torch.compile, exactly as `translate train --precision / --channels-last /
---compile` apply them (:func:`translate.distributed.prepare_recipe`).
+--compile` apply them (:func:`translate.precision.speed_up`, :func:`translate.precision.loss_scaler`).
 
 FLOPs of one training iteration (forward + backward + everything the recipe does) are counted
 with ``torch.utils.flop_counter.FlopCounterMode`` on the fp32 variant; the achieved FLOP/s is
@@ -116,14 +116,18 @@ def build(recipe_name: str, variant: dict, size: int, batch: int, device: torch.
                                preprocess="none", device=device.type, **extra, **variant)
     torch.manual_seed(0)
     recipe = recipe_cls(config, device, "bench")
-    scaler = distributed.prepare_recipe(recipe, config, device, distributed.DistInfo())
+    distributed.prepare_recipe(recipe, config, device, distributed.DistInfo())
+    precision.speed_up(recipe.nets, config)
+    recipe.scaling = precision.loss_scaler(device, config.precision)
     data = random_batch(recipe_name, config, batch, size, device)
     if config.channels_last:
         data = precision.batch_to_channels_last(data)
 
     def step() -> dict[str, float]:
-        with precision.autocast(device, config.precision), precision.use_scaler(scaler):
-            return recipe.train_step(data)
+        with precision.autocast(device, config.precision):
+            losses = recipe.train_step(data)
+        recipe.scaling.update()
+        return losses
 
     return step
 

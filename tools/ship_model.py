@@ -15,7 +15,7 @@ import dataclasses
 
 from translate.cards import REPO_WEIGHTS
 from translate.inference import load_model
-from translate.weights import save_shipped
+from translate.checkpoint import save_shipped
 
 
 def main() -> None:

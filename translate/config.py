@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from translate import architectures
 from translate.errors import TranslateError
 
 C = TypeVar("C", bound="TrainConfig")
@@ -165,14 +166,14 @@ class GANConfig(TrainConfig):
                     "unet_N (unet_256, unet_128, unet_64; crop size must be a multiple of N)")
     ngf: int = opt(64, "generator filters in the first conv layer", low=1)
     netD: str = opt("basic", "discriminator: basic (70x70 PatchGAN), n_layers, pixel or multiscale",
-                    ("basic", "n_layers", "pixel", "multiscale"))
+                    architectures.DISCRIMINATORS)
     n_layers_D: int = opt(3, "PatchGAN layers when --netD n_layers / multiscale", low=1)
     ndf: int = opt(64, "discriminator filters in the first conv layer", low=1)
-    norm: str = opt("instance", "normalisation layers", ("batch", "instance", "none"))
+    norm: str = opt("instance", "normalisation layers", architectures.NORMS)
     dropout: bool = opt(False, "dropout in the generator")
-    init_type: str = opt("normal", "weight initialisation", ("normal", "xavier", "kaiming", "orthogonal"))
+    init_type: str = opt("normal", "weight initialisation", architectures.INIT_TYPES)
     init_gain: float = opt(0.02, "scale of the initialisation", above=0)
-    gan_mode: str = opt("lsgan", "adversarial loss", ("vanilla", "lsgan", "hinge", "wgangp"))
+    gan_mode: str = opt("lsgan", "adversarial loss", architectures.GAN_MODES)
     lambda_gp: float = opt(10.0, "gradient penalty weight (only with --gan-mode wgangp)")
     pool_size: int = opt(0, "image pool size for the discriminator (0: no pool)")
     diffaugment: str = opt("", "DiffAugment policy: the same differentiable augmentation of real and generated "
@@ -181,18 +182,11 @@ class GANConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
-        from translate.cards import size_multiple
-
         from translate.diffaugment import parse_policy
 
         parse_policy(self.diffaugment)
-        kind, _, size = self.netG.partition("_")
-        if kind == "unet" and size.isdigit() and int(size) >= 32 and int(size) & (int(size) - 1) == 0:
-            pass
-        elif not (kind == "resnet" and size.endswith("blocks") and size[:-6].isdigit()):
-            raise TranslateError(f"unknown --netG '{self.netG}'; use resnet_9blocks, resnet_6blocks, "
-                                 f"unet_256, unet_128 (or another resnet_Nblocks / unet_N with N a power of 2)")
-        multiple = size_multiple({"arch": self.netG})
+        architectures.check_trainable(self.netG)
+        multiple = architectures.size_multiple({"arch": self.netG})
         if self.preprocess != "none" and self.crop_size % multiple:
             raise TranslateError(
                 f"--netG {self.netG} needs a crop size that is a multiple of {multiple}, got --crop-size "
@@ -202,7 +196,7 @@ class GANConfig(TrainConfig):
         """Keyword arguments of :func:`translate.nets.build_generator` (what a model card stores)."""
         kwargs: dict[str, Any] = {"arch": self.netG, "input_nc": input_nc, "output_nc": output_nc,
                                   "ngf": self.ngf, "norm": self.norm, "use_dropout": self.dropout}
-        if self.netG.startswith("resnet"):
+        if architectures.family(self.netG) == "resnet":
             kwargs["padding_type"] = "reflect"
         return kwargs
 

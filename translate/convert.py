@@ -45,13 +45,13 @@ from tqdm import tqdm
 from translate.data.degradations import MASK_KINDS, RainParams, add_rain, imresize_matlab, make_mask, random_rain_params
 from translate.config import check_number
 from translate.errors import TranslateError
-from translate.layouts import split_aligned
+from translate.layouts import ALIGNED, DERAIN, SR, Found, Layout, lr_folder, split_aligned
+from translate.layouts import layout as find_layout
 from translate.fileio import atomic_write_bytes, atomic_write_text
 from translate.imageio import IMAGE_EXTENSIONS, Image, encode_image, read_image, to_uint
 from translate.resilience import remove_stale_temp_files_of
 
-SPLITS = ("train", "val", "test")
-LAYOUTS = ("aligned", "unaligned", "sr", "derain", "inpaint")
+SPLITS = ALIGNED.folders + ALIGNED.optional  # train, val, test
 _JPEG = (".jpg", ".jpeg")
 
 #: The range of every numeric option of the conversions (bounds of :func:`translate.config.check_number`;
@@ -666,7 +666,7 @@ def sr(hr_dir: str | os.PathLike, out_dir: str | os.PathLike, *, scale: int = 4,
                                  f"of --scale ({scale})")
     root = _existing_dir(hr_dir)
     out = _prepare_output(out_dir, [root], options)
-    hr_root, lr_root = out / "HR", out / f"LR_x{scale}"
+    hr_root, lr_root = out / SR.folders[0], out / lr_folder(scale)  # HR/, LR_x<scale>/
 
     def task(path: Path) -> _Task:
         rel = path.relative_to(root).parent
@@ -724,7 +724,7 @@ def rain(clean_dir: str | os.PathLike, out_dir: str | os.PathLike, *, seed: int 
 
     def task(path: Path) -> _Task:
         rel = path.relative_to(root).parent / (path.stem + options.suffix_for([path]))
-        rainy_file, clean_file = out / "rain" / rel, out / "norain" / rel
+        rainy_file, clean_file = (out / name / rel for name in DERAIN.folders)  # rain/, norain/
         key = zlib.crc32(path.relative_to(root).as_posix().encode())
         rng = np.random.default_rng([seed, key])
         params = replace(random_rain_params(rng, light_fraction), **fixed)
@@ -834,7 +834,8 @@ class CheckReport:
         if self.errors:
             out.append(f"FAILED: {len(self.errors)} problem(s) would break training")
         else:
-            out.append(f"OK: the {self.layout} recipe can read this folder ({len(self.warnings)} warning(s))")
+            recipes = "/".join(find_layout(self.layout).recipes)
+            out.append(f"OK: the {recipes} recipe can read this folder ({len(self.warnings)} warning(s))")
         return out
 
 
@@ -854,75 +855,43 @@ def _size_summary(scans: list[_Scan]) -> str:
     return f"{len(sizes)} sizes: {common}" + (f", {rest} other" if rest else "")
 
 
-def _pair_key(layout: str, role: str, path: Path, scale: int = 0) -> str:
-    stem = path.stem
-    if layout == "derain":  # rain-001 <-> norain-001 as well as same names
-        for prefix in ("norain", "rain"):
-            if stem.lower().startswith(prefix):
-                return stem[len(prefix):]
-    if layout == "sr" and role != "HR" and stem.lower().endswith(f"x{scale}"):
-        return stem[: -len(f"x{scale}")]  # DIV2K style 0001x4.png
-    return stem
-
-
-def _layout_folders(folder: Path, layout: str, report: CheckReport) -> dict[str, Path]:
-    """The folders a layout reads, by role; missing required ones are errors."""
-    def need(*names: str) -> dict[str, Path]:
-        missing = [n for n in names if not (folder / n).is_dir()]
-        if missing:
-            report.errors.append(f"no {', '.join(n + '/' for n in missing)} folder in {folder}")
-        return {n: folder / n for n in names if (folder / n).is_dir()}
-
-    if layout == "aligned":
-        found = {n: folder / n for n in SPLITS if (folder / n).is_dir()}
-        if "train" in found:
-            return found
-        # As the pix2pix dataset does: without train/, the images in the folder itself are trained on.
-        if any(f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS for f in folder.iterdir()):
-            return {"train": folder, **found}
-        report.errors.append(f"no train/ folder and no images in {folder}: the aligned recipe trains on "
-                             f"train/* (or on the folder's own images)")
-        return found
-    if layout == "unaligned":
-        found = need("trainA", "trainB")
-        for name in SPLITS[1:]:
-            present = [s for s in "AB" if (folder / f"{name}{s}").is_dir()]
-            if len(present) == 1:
-                report.warnings.append(f"{name}{present[0]}/ has no {name}{'B' if present[0] == 'A' else 'A'}/ partner")
-            found.update({f"{name}{s}": folder / f"{name}{s}" for s in present})
-        return found
-    if layout == "sr":
-        found = need("HR")
-        lr = {p.name: p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"LR_x\d+", p.name)}
-        if not lr:
-            report.errors.append(f"no LR_x<scale>/ folder in {folder}; `translate convert sr` makes one")
-        return found | dict(sorted(lr.items()))
-    if layout == "derain":
-        return need("rain", "norain")
-    return need("images", "masks")
+def _role_label(found: Found, role: str) -> str:
+    """How check names a role's folder: ``train/``, or ``train (the folder itself)``."""
+    folder = found.folders[role]
+    if folder == found.root / role:
+        return f"{role}/"
+    return f"{role} ({'the folder itself' if folder == found.root else folder})"
 
 
 def check(folder: str | os.PathLike, layout: str, *, workers: int | None = None,
           progress: bool = True) -> CheckReport:
     """Check a dataset folder for the ``layout`` a recipe reads and say what the recipe will see.
 
-    Layouts: ``aligned`` (``train/``, ``val/``, ``test/`` of A|B images), ``unaligned``
-    (``trainA/``, ``trainB/`` [+ ``testA/``, ``testB/``]), ``sr`` (``HR/`` + ``LR_x<N>/``),
-    ``derain`` (``rain/`` + ``norain/``, also ``rain-001`` <-> ``norain-001``), ``inpaint``
-    (``images/`` + ``masks/``). Errors (exit code 1): unreadable files, missing folders or
-    partners, sizes that do not fit. Warnings: non-RGB modes (converted when read), images in
-    subfolders the recipe does not see, images repeated across train and val/test.
+    The folders, files and pairs are those :meth:`translate.layouts.Layout.find` gives the
+    recipe's dataset (see :data:`translate.layouts.LAYOUTS`: ``aligned``, ``unaligned``, ``sr``,
+    ``derain``, ``inpaint``), so what stops the dataset is an error here too. Every file is also
+    decoded. Errors (exit code 1): missing folders or partners, unreadable files, pairs whose
+    sizes do not fit. Warnings: what training ignores or converts (non-RGB modes, images in
+    subfolders, files without a partner the recipe does not need, images repeated across train
+    and val/test).
     """
     root = _existing_dir(folder, "dataset folder")
-    if layout not in LAYOUTS:
-        raise TranslateError(f"unknown layout '{layout}'; use one of {', '.join(LAYOUTS)}")
+    declared = find_layout(layout)
     report = CheckReport(root, layout)
-    folders = _layout_folders(root, layout, report)
-    files = {role: _images_under(path, recursive=False) for role, path in folders.items()}
-    for role, path in folders.items():
-        nested = len(_images_under(path)) - len(files[role])
+    found = declared.find(root)
+    report.errors += found.errors
+    report.warnings += found.warnings
+    files = found.files
+    for role, path in found.folders.items():
+        others = {f for f in found.folders.values() if f != path}
+        nested = [p for p in _images_under(path) if p.parent != path and not any(o in p.parents for o in others)]
         if nested:
-            report.warnings.append(f"{role}/ has {nested} image(s) in subfolders; the recipe only reads {role}/*")
+            report.warnings.append(f"{_role_label(found, role)} has {len(nested)} image(s) in subfolders; the "
+                                   f"recipe only reads the images directly in it")
+    for role in found.folders:  # a split of a two-sided layout (testA/) without its other side (testB/)
+        twin = role[:-1] + {"A": "B", "B": "A"}.get(role[-1:], "")
+        if role in declared.optional and twin != role and twin in declared.optional and twin not in found.folders:
+            report.warnings.append(f"{role}/ has no {twin}/ partner")
 
     all_files = [p for paths in files.values() for p in paths]
     with ThreadPoolExecutor(max_workers=ConvertOptions(workers=workers).threads) as pool:
@@ -939,77 +908,90 @@ def check(folder: str | os.PathLike, layout: str, *, workers: int | None = None,
     for role, paths in files.items():
         for p in paths:
             for mode in scans[p].modes:
-                if not (role == "masks" and mode == "grayscale"):  # single-channel masks are the norm
+                if not (role in declared.mask_roles and mode == "grayscale"):  # single-channel masks are the norm
                     modes[mode].append(rel(p))
     for mode, names in modes.items():
         report.warnings.append(f"{len(names)} {mode} file(s), converted to RGB when read: {_few(names)}")
 
     for role, paths in files.items():
         good = [scans[p] for p in paths if not scans[p].error]
-        report.facts.append(f"{role}/: {len(paths)} images ({len(good)} readable), {_size_summary(good)}")
-        if not paths:
-            (report.errors if role in ("train", "trainA", "trainB") else report.warnings).append(f"{role}/ is empty")
+        report.facts.append(f"{_role_label(found, role)}: {len(paths)} images ({len(good)} readable), "
+                            f"{_size_summary(good)}")
+        if not paths and role not in declared.training_roles:
+            report.warnings.append(f"{_role_label(found, role)} is empty")
+        if role in declared.mask_roles:
+            bad_masks = [rel(s.path) for s in good if not s.binary]
+            if bad_masks:
+                report.warnings.append(f"{len(bad_masks)} mask(s) hold values other than 0 and 255 (white = hole "
+                                       f"above the middle grey): {_few(bad_masks)}")
 
-    if layout == "aligned":
+    training = [scans[p] for p in found.training_files() if scans[p].size]
+    if declared.side_by_side:
         for p in all_files:
             s = scans[p]
             if s.size and s.size[1] % 2:
                 report.errors.append(f"{rel(p)}: width {s.size[1]} is odd, so it is not an A|B side-by-side image")
-        train_sizes = {scans[p].size for p in files.get("train", []) if scans[p].size}
-        n_train = sum(1 for p in files.get("train", []) if scans[p].size)
-        if len(train_sizes) == 1:
-            h, w = next(iter(train_sizes))
-            report.facts.append(f"the recipe sees {n_train} training pairs, A and B each {w // 2}x{h}")
-        elif train_sizes:
-            report.facts.append(f"the recipe sees {n_train} training pairs of several sizes (resized when loaded)")
-    elif layout in ("sr", "derain", "inpaint"):
-        _check_pairs(root, layout, files, scans, report)
+        sizes = {s.size for s in training}
+        if len(sizes) == 1:
+            h, w = next(iter(sizes))
+            report.facts.append(f"the recipe sees {len(training)} training pairs, A and B each {w // 2}x{h}")
+        elif sizes:
+            report.facts.append(f"the recipe sees {len(training)} training pairs of several sizes (resized when "
+                                f"loaded)")
+    elif found.pairs:
+        _check_pairs(declared, found, scans, rel, report)
+    elif training:
+        report.facts.append(_training_images(declared, training))
 
-    _check_duplicates(layout, files, scans, rel, report)
+    _check_duplicates(found, scans, rel, report)
     return report
 
 
-def _check_pairs(root: Path, layout: str, files: dict[str, list[Path]], scans: dict[Path, _Scan],
+def _check_pairs(declared: Layout, found: Found, scans: dict[Path, _Scan], rel: Callable[[Path], str],
                  report: CheckReport) -> None:
-    """Partners by name between the first role (HR / rain / images) and each other role, and sizes."""
-    roles = list(files)
-    if len(roles) < 2:
-        return
-    base = roles[0]
-    for other in roles[1:]:
-        scale = int(other[len("LR_x"):]) if layout == "sr" else 0
-        left = {_pair_key(layout, base, p, scale): p for p in files[base]}
-        right = {_pair_key(layout, other, p, scale): p for p in files[other]}
-        for key, p in left.items():
-            if key not in right:
-                report.errors.append(f"{p.relative_to(root).as_posix()}: no partner in {other}/")
-        for key, p in right.items():
-            if key not in left:
-                report.errors.append(f"{p.relative_to(root).as_posix()}: no partner in {base}/")
-        bad_masks = []
-        for key in sorted(left.keys() & right.keys()):
-            a, b = scans[left[key]], scans[right[key]]
-            if not (a.size and b.size):
+    """Sizes of the partners :meth:`Layout.find` paired, and what the recipe sees of the pairs."""
+    first = declared.folders[0]
+    for role, pairs in found.pairs.items():
+        mismatched = []
+        for a_path, b_path in pairs:
+            a, b = scans[a_path], scans[b_path]
+            if not (a.size and b.size) or declared.partner_size is None:
                 continue
-            expected = (a.size[0] // scale, a.size[1] // scale) if scale else a.size
+            expected = declared.partner_size(role, a.size)
             if b.size != expected:
-                report.errors.append(f"{b.path.relative_to(root).as_posix()}: {b.size[1]}x{b.size[0]}, expected "
-                                     f"{expected[1]}x{expected[0]} to match {a.path.relative_to(root).as_posix()}")
-            if layout == "inpaint" and not b.binary:
-                bad_masks.append(b.path.relative_to(root).as_posix())
-        if bad_masks:
-            report.warnings.append(f"{len(bad_masks)} mask(s) hold values other than 0 and 255: {_few(bad_masks)}")
-        report.facts.append(f"the recipe sees {len(left.keys() & right.keys())} {base}/{other} pairs")
+                mismatched.append(f"{rel(b_path)}: {b.size[1]}x{b.size[0]}, expected {expected[1]}x{expected[0]} "
+                                  f"to match {rel(a_path)}")
+        readable = sum(1 for a, b in pairs if not (scans[a].error or scans[b].error))
+        if role in declared.folders:  # the recipe trains on these pairs
+            report.errors += mismatched
+            report.facts.append(f"the recipe sees {readable} {first}/{role} pairs")
+        else:
+            report.warnings += [f"{m} (the {'/'.join(declared.recipes)} recipe does not read {role}/)"
+                                for m in mismatched]
+            report.facts.append(f"{first}/{role}: {readable} pairs")
+    if not any(role in declared.folders for role in found.pairs):
+        training = [scans[p] for p in found.training_files() if scans[p].size]
+        if training:
+            report.facts.append(_training_images(declared, training))
 
 
-def _check_duplicates(layout: str, files: dict[str, list[Path]], scans: dict[Path, _Scan],
-                      rel: Callable[[Path], str], report: CheckReport) -> None:
-    """Images whose decoded pixels appear both in a train folder and in a val / test folder."""
-    suffixes = ("A", "B") if layout == "unaligned" else ("",)
-    for suffix in suffixes:
-        train = {scans[p].digest: p for p in files.get(f"train{suffix}", []) if scans[p].digest}
-        for name in SPLITS[1:]:
-            for p in files.get(f"{name}{suffix}", []):
-                twin = train.get(scans[p].digest)
-                if twin is not None:
-                    report.warnings.append(f"{rel(p)} has the same pixels as training image {rel(twin)}")
+def _training_images(declared: Layout, training: list[_Scan]) -> str:
+    shortest = min(min(s.size) for s in training)  # type: ignore[arg-type]
+    note = f"; {declared.small_images}" if declared.small_images else ""
+    return f"the recipe sees {len(training)} training images (shortest side {shortest} px{note})"
+
+
+def _check_duplicates(found: Found, scans: dict[Path, _Scan], rel: Callable[[Path], str],
+                      report: CheckReport) -> None:
+    """Images whose decoded pixels appear both in a train folder (``train``, ``trainA`` ...) and in
+    the val / test folder of the same side (``val``, ``testA`` ...)."""
+    for role, paths in found.files.items():
+        split = next((name for name in SPLITS[1:] if role.startswith(name)), None)
+        if split is None:
+            continue
+        train_role = "train" + role[len(split):]
+        train = {scans[p].digest: p for p in found.files.get(train_role, []) if scans[p].digest}
+        for p in paths:
+            twin = train.get(scans[p].digest)
+            if twin is not None and twin != p:
+                report.warnings.append(f"{rel(p)} has the same pixels as training image {rel(twin)}")

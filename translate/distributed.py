@@ -138,17 +138,6 @@ def broadcast_nets(nets: dict[str, nn.Module], src: int = 0) -> None:
                 dist.broadcast(t.data, src)
 
 
-def broadcast_buffers(nets: dict[str, nn.Module], src: int = 0) -> None:
-    """Copy buffers (batch-norm running statistics) from rank ``src``, as DDP does each forward."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return
-    with torch.no_grad():
-        for net in nets.values():
-            for b in net.buffers():
-                if b.is_floating_point() or b.dtype in (torch.int64, torch.int32):
-                    dist.broadcast(b.data, src)
-
-
 def _average_grads_hook(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
     world = dist.get_world_size()
     grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
@@ -280,16 +269,14 @@ def warn(message: str, info: DistInfo | None = None) -> None:
 
 # ---------------------------------------------------------------------------- trainer hook
 
-def prepare_recipe(recipe: Any, config: Any, device: torch.device, info: DistInfo,
-                   checkpoint: dict[str, Any] | None = None) -> "torch.amp.GradScaler | None":
-    """Apply the distributed and speed options of ``config`` to a built (and resumed) recipe.
+def prepare_recipe(recipe: Any, config: Any, device: torch.device, info: DistInfo) -> None:
+    """Apply the distributed options of ``config`` to a built (and resumed) recipe.
 
     In order: ``--sync-bn`` layers, identical weights on every rank (broadcast from rank 0),
-    gradient averaging on every optimiser step, per-rank random streams (dropout, image pools),
-    ``--channels-last``, ``--compile``. Returns the fp16 GradScaler (restored from ``checkpoint``)
-    or None; the trainer passes it to :func:`translate.precision.use_scaler` around each step.
+    gradient averaging on every optimiser step, per-rank random streams (dropout, image pools).
+    The speed options (``--channels-last``, ``--compile``, loss scaling) are the trainer's, in
+    :mod:`translate.precision`.
     """
-    from translate import precision
     from translate.errors import TranslateError
 
     if info.enabled and config.precision == "fp16":
@@ -315,11 +302,3 @@ def prepare_recipe(recipe: Any, config: Any, device: torch.device, info: DistInf
             random.seed(rank_seed)
             np.random.seed(rank_seed % 2**32)
             torch.manual_seed(rank_seed)
-    if config.channels_last:
-        precision.to_channels_last(recipe.nets)
-    if config.compile:
-        precision.compile_nets(recipe.nets)
-    scaler = precision.make_scaler(device, config.precision)
-    if scaler is not None and checkpoint is not None and checkpoint.get("scaler"):
-        scaler.load_state_dict(checkpoint["scaler"])
-    return scaler

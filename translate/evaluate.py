@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from translate.data.degradations import imresize_matlab
+from translate.data.degradations import imresize_matlab, make_lr, modcrop
 from translate.errors import TranslateError
 from translate.imageio import list_images, read_image, to_uint
 from translate.metrics import psnr, ssim
@@ -84,13 +84,25 @@ def score_images(name: str, output: np.ndarray, reference: np.ndarray, crop_bord
 def sr_pair(path: str | os.PathLike, scale: int) -> tuple[np.ndarray, np.ndarray]:
     """``(hr, lr)`` uint8 (H, W, 3) arrays of a benchmark HR image: HR cropped to multiples of
     ``scale``, LR = MATLAB bicubic ``imresize(HR, 1/scale)`` in uint8."""
-    from translate.data.sr import make_lr, modcrop
-
     rgb = read_image(path).rgb
     hr = modcrop(to_uint(rgb), scale)
     if min(hr.shape[:2]) < 2 * scale:
         raise TranslateError(f"{path}: image is too small for x{scale} evaluation")
     return hr, make_lr(hr, scale)
+
+
+def _layout_images(data: str | os.PathLike, name: str) -> str | Path:
+    """What to list in ``data`` for a benchmark on the images training reads: the training folder of
+    the layout ``name`` (:data:`translate.layouts.LAYOUTS`; e.g. ``HR/`` of `translate convert sr`
+    output, ``images/`` of an inpainting layout) when ``data`` is such a folder, else ``data``
+    itself (a folder of images, a file or a glob)."""
+    from translate.layouts import layout
+
+    if not Path(data).is_dir():
+        return data
+    declared = layout(name)
+    folders = declared.find(data).folders
+    return next((folders[role] for role in declared.training_roles if role in folders), data)
 
 
 def evaluate_sr(model: str | None, data: str | os.PathLike, scale: int = 4, *, device: str = "auto",
@@ -102,7 +114,7 @@ def evaluate_sr(model: str | None, data: str | os.PathLike, scale: int = 4, *, d
     """
     if scale < 1:
         raise TranslateError(f"--scale must be >= 1, got {scale}")
-    files = list_images(data)
+    files = list_images(_layout_images(data, "sr"))
     if not files:
         raise TranslateError(f"{data}: no images found; give a folder of HR images (e.g. Set5)")
     translator = None
@@ -143,11 +155,16 @@ def _load_task_model(model: str, task: str, device: str) -> Any:
 
 
 def derain_pairs(input_dir: str | os.PathLike, target_dir: str | os.PathLike) -> list[tuple[Path, Path]]:
-    """(rainy, clean) files of two folders, matched as training pairs are
-    (:func:`translate.data.derain.pair_key`: rain-001.png <-> norain-001.png, or the same name)."""
-    from translate.data.derain import match_pairs
+    """(rainy, clean) files of two folders, matched as training pairs are (the pairing rule of
+    :data:`translate.layouts.DERAIN`: rain-001.png <-> norain-001.png, or the same name); a rainy
+    file without a clean partner raises TranslateError."""
+    from translate.layouts import DERAIN
 
-    return match_pairs(list_images(input_dir), list_images(target_dir), Path(input_dir), Path(target_dir))
+    pairs, errors, _ = DERAIN.pair(list_images(input_dir), list_images(target_dir), DERAIN.folders[1],
+                                   Path(input_dir), Path(target_dir))
+    if errors:
+        raise TranslateError(errors[0])
+    return pairs
 
 
 def evaluate_derain(model: str | None, input_dir: str | os.PathLike, target_dir: str | os.PathLike, *,
@@ -218,7 +235,7 @@ def evaluate_inpaint(model: str | None, data: str | os.PathLike, *, device: str 
 
     from translate.data.degradations import make_mask
 
-    files = list_images(data)
+    files = list_images(_layout_images(data, "inpaint"))
     if not files:
         raise TranslateError(f"{data}: no images found")
     translator = _load_task_model(model, "inpaint", device) if model is not None else None

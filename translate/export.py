@@ -50,10 +50,10 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from translate import __version__
-from translate.cards import ModelCard
+from translate.cards import ONNX_METADATA_KEY as METADATA_KEY
+from translate.cards import ModelCard, onnx_metadata
 from translate.errors import TranslateError
 from translate.fileio import atomic_write_bytes, check_can_create, check_not_overwriting
-from translate.runtime import METADATA_FORMAT, METADATA_KEY
 
 if TYPE_CHECKING:
     import onnx
@@ -112,13 +112,15 @@ def output_names(card: ModelCard) -> list[str]:
 
 def input_channels(card: ModelCard) -> list[int]:
     """Channels of each input: ``card.extra["input_channels"]``, else the generator's ``input_nc``
-    (default 3) for the first input and 1 for every further one (e.g. a mask)."""
+    (default 3) for the first input and 1 for every further one (e.g. a mask). A graph with one
+    input takes the card's further planes (``card.inputs``, e.g. the hole mask) as channels
+    appended to the image, as the pipeline passes them."""
     names = input_names(card)
     channels = card.extra.get("input_channels")
     if channels is None:
         image = int(card.generator.get("input_nc", 3))
-        if card.task == "inpaint" and len(names) == 1:
-            image += 1  # the pipeline appends the hole mask to the image as one more channel
+        if len(names) == 1:
+            image += len(card.inputs) - 1
         channels = [image] + [1] * (len(names) - 1)
     if len(channels) != len(names):
         raise ValueError(f"card {card.name}: {len(names)} inputs {names} but input_channels {channels}")
@@ -131,10 +133,9 @@ def value_range(card: ModelCard) -> list[float]:
 
 
 def fixed_size(card: ModelCard) -> int | None:
-    """The one height = width a network accepts (``card.extra["image_size"]``, e.g. the context
-    encoder's 128), or None when any multiple of ``card.multiple`` works."""
-    size = card.extra.get("image_size")
-    return int(size) if size else None
+    """The one height = width a network accepts (``card.fixed_size``, e.g. the context encoder's
+    128), or None when any multiple of ``card.multiple`` works."""
+    return card.fixed_size
 
 
 def build_metadata(card: ModelCard, *, exporter: str, opset: int, precision: str, batch: str | int,
@@ -146,8 +147,7 @@ def build_metadata(card: ModelCard, *, exporter: str, opset: int, precision: str
     value range, normalisation, size multiple, scale, where the weights came from.
     """
     rng = value_range(card)
-    return {
-        "format": METADATA_FORMAT,
+    return onnx_metadata(card, **{
         "task": card.task,
         "architecture": card.arch,
         "scale": card.scale,
@@ -164,8 +164,7 @@ def build_metadata(card: ModelCard, *, exporter: str, opset: int, precision: str
         "exporter": exporter,
         "source": {"model": source_name, "weights_sha256": source_sha256},
         "translate_version": __version__,
-        "card": card.to_dict(),
-    }
+    })
 
 
 def _example_inputs(card: ModelCard, batch: int, height: int, width: int, seed: int = 0) -> list[np.ndarray]:

@@ -15,13 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from translate import cards, weights
+from translate import architectures, cards, checkpoint, weights
 from translate.cards import ModelCard
 from translate.errors import TranslateError
 from translate.pipeline import Translator
 
 DIRECTIONS = ("AtoB", "BtoA")
-CHECKPOINT_FORMAT = "translate-checkpoint"
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -50,26 +49,25 @@ def _official_card(path: Path, state_dict: dict, arch: str | None, norm: str | N
     from translate.nets import infer_generator_config
 
     config = infer_generator_config(state_dict)
+    task = None
     if arch is not None:
-        base = config if config and config["arch"].split("_")[0] == arch.split("_")[0] else {}
-        config = {**base, "arch": arch}
-        config.setdefault("norm", "batch" if arch.startswith("unet") else "instance")
-        if arch.startswith("unet"):
-            config.setdefault("use_dropout", True)
+        same = config is not None and architectures.family(config["arch"]) == architectures.family(arch)
+        config, task = architectures.reference_config(arch, config if same else None)
     if norm is not None and config is not None:
         config["norm"] = norm
     if config is None:
         raise TranslateError(
             f"{path}: cannot tell the architecture from its keys; pass --arch "
             f"(resnet_9blocks, resnet_6blocks, unet_256, unet_128) and --norm (instance, batch)")
-    task = "pix2pix" if config["arch"].startswith("unet") else "cyclegan"
-    return ModelCard(name=path.stem, task=task, generator=config, multiple=cards.size_multiple(config),
+    if task is None:
+        _, task = architectures.reference_config(config["arch"])
+    return ModelCard(name=path.stem, task=task, generator=config, multiple=architectures.size_multiple(config),
                      source=str(path), licence="as the file's source", description="state dict file")
 
 
 def _pick_generator(ckpt: dict, direction: str | None, path: Path) -> tuple[str, ModelCard]:
     """Choose the generator of a `translate train` checkpoint for ``direction``."""
-    found = {name: ModelCard.from_dict(c) for name, c in ckpt["cards"].items()}
+    found = cards.checkpoint_cards(ckpt, path)
     if direction is None:
         return next(iter(found.items()))
     for name, card in found.items():
@@ -134,17 +132,18 @@ def load_model(spec: str, *, direction: str | None = None, weights_file: str | N
         if direction is not None and direction != card.direction and card.task == "cyclegan":
             raise TranslateError(f"{card.name} translates one way only ({card.direction}); "
                                  f"use the zoo model for the other direction (see translate zoo list)")
-        state = weights.load_state_dict(path)
+        state = checkpoint.load_state_dict(path)
     else:
         if path.suffix == ".safetensors":
-            card, state = weights.read_card(path), weights.load_state_dict(path)
+            card, state = cards.read_card(path), checkpoint.load_state_dict(path)
         else:
-            ckpt = weights.load_torch_file(path)
-            if isinstance(ckpt, dict) and ckpt.get("format") == CHECKPOINT_FORMAT:
+            loaded = checkpoint.load_torch_file(path)
+            if checkpoint.is_checkpoint(loaded):
+                ckpt = checkpoint.as_checkpoint(loaded, path)
                 name, card = _pick_generator(ckpt, direction, path)
                 state = ckpt["nets"][name]
             else:
-                state = weights.as_state_dict(ckpt, path)
+                state = checkpoint.as_state_dict(loaded, path)
                 card = _official_card(path, state, arch, norm)
     net = build_generator(**card.generator)
     load_generator_state(net, state, describe(card.generator), source=str(path))

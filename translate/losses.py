@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-GAN_MODES = ("vanilla", "lsgan", "hinge", "wgangp")
+from translate.architectures import GAN_MODES
 
 
 class GANLoss(nn.Module):

@@ -43,6 +43,7 @@ from translate.cards import ModelCard
 from translate.errors import TranslateError
 from translate.fileio import check_not_overwriting
 from translate.imageio import Image, check_format, image_from_array, image_to_array, read_image, write_image
+from translate.layouts import hole_mask, image_hole, read_mask
 
 #: The smallest side a network is shown (smaller images are reflect-padded to it and cropped
 #: back): a 1-pixel image would reach a ResNet generator's bottleneck as 1x1, where reflection
@@ -270,7 +271,7 @@ def read_mask_file(path: str | Path, size: tuple[int, int]) -> np.ndarray:
 
     ``size`` is the image's (H, W); a mask of another size raises :class:`TranslateError`.
     """
-    return mask_hole(read_image(path), size, f"mask {path}")
+    return read_mask(path, size)
 
 
 def mask_hole(mask: Image, size: tuple[int, int], source: str = "the mask") -> np.ndarray:
@@ -280,7 +281,7 @@ def mask_hole(mask: Image, size: tuple[int, int], source: str = "the mask") -> n
     ``size`` is the image's (H, W); a mask of another size raises :class:`TranslateError` naming
     ``source``.
     """
-    return _as_hole(cv2.cvtColor(mask.rgb, cv2.COLOR_RGB2GRAY) > 0.5, size, source)
+    return _as_hole(image_hole(mask), size, source)
 
 
 def _as_hole(mask: np.ndarray, size: tuple[int, int], source: str = "the mask") -> np.ndarray:
@@ -294,10 +295,7 @@ def _as_hole(mask: np.ndarray, size: tuple[int, int], source: str = "the mask") 
     if mask.shape != tuple(size):
         raise TranslateError(f"{source} is {mask.shape[1]}x{mask.shape[0]} but the image is {size[1]}x{size[0]}; "
                              f"give a mask of the image's size (white = hole)")
-    if mask.dtype == bool:
-        return mask
-    peak = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(mask.dtype, 1.0)
-    return mask.astype(np.float32) > 0.5 * peak
+    return hole_mask(mask)
 
 
 def inpaint_windows(hole: np.ndarray, window: int = INPAINT_WINDOW, merge: int = 8) -> list[tuple[int, int, int]]:

@@ -1,9 +1,9 @@
-"""Speed options of `translate train`: mixed precision, channels-last memory and torch.compile.
+"""Speed options of `translate train`: mixed precision, channels-last memory and torch.compile;
+and the precision of inference (`translate run --precision`, :func:`inference_dtype`).
 
 * ``--precision bf16|fp16`` runs each recipe's ``train_step`` inside ``torch.autocast``; fp16 also
-  scales the losses with a :class:`torch.amp.GradScaler` (its state is saved in checkpoints).
-  Recipes call :func:`backward` and :func:`step` (re-exported by ``translate.recipes._gan``) instead
-  of ``loss.backward()`` / ``optimizer.step()``; without a scaler they are exactly those calls.
+  scales the losses with a :class:`torch.amp.GradScaler` (its state is saved in checkpoints),
+  through the :class:`LossScaler` the trainer hands each recipe as ``recipe.scaling``.
 * ``--channels-last`` stores the nets' weights and the batches' images as NHWC (faster convolutions
   on tensor cores and oneDNN).
 * ``--compile`` compiles every net in place with ``nn.Module.compile`` (state-dict keys unchanged);
@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn as nn
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-#: The active GradScaler (fp16 training) or None; set by the trainer through :func:`use_scaler`.
-_SCALER: "torch.amp.GradScaler | None" = None
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -36,51 +33,111 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
 
 
-def make_scaler(device: torch.device, precision: str) -> "torch.amp.GradScaler | None":
-    """A GradScaler for fp16 (the only precision whose gradients underflow), else None."""
-    return torch.amp.GradScaler(device.type) if precision == "fp16" else None
+class LossScaler:
+    """The fp16 loss scaling of one training run, handed to the recipe explicitly
+    (``recipe.scaling``): recipes call :meth:`backward` and :meth:`step` instead of
+    ``loss.backward()`` / ``optimizer.step()``, and the trainer calls :meth:`update` after each
+    ``train_step``.
 
-
-_SCALED_STEPS = 0  # optimiser steps taken through the scaler (GradScaler.update needs at least one)
-_WARNED_UNSCALED = False
-
-
-@contextlib.contextmanager
-def use_scaler(scaler: "torch.amp.GradScaler | None") -> Iterator[None]:
-    """Make :func:`backward` / :func:`step` use ``scaler`` inside the block; then ``scaler.update()``.
-
-    A recipe that calls ``loss.backward()`` / ``optimizer.step()`` itself trains in fp16 without
-    loss scaling; that is allowed, with one warning.
+    Without a :class:`torch.amp.GradScaler` (fp32, bf16) they are exactly those calls. With one
+    (fp16) the losses are scaled, the gradients unscaled before each step and steps with inf /
+    NaN gradients skipped. A recipe that calls ``loss.backward()`` / ``optimizer.step()`` itself
+    trains in fp16 without loss scaling; that is allowed, with one warning.
     """
-    global _SCALER, _SCALED_STEPS, _WARNED_UNSCALED
-    previous, _SCALER, _SCALED_STEPS = _SCALER, scaler, 0
+
+    def __init__(self, scaler: "torch.amp.GradScaler | None" = None):
+        self.scaler = scaler
+        self._steps = 0  # optimiser steps taken through the scaler since the last update
+        self._warned = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the losses are scaled (fp16)."""
+        return self.scaler is not None
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """``loss.backward()``, scaled when training in fp16."""
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        """``optimizer.step()``; with a GradScaler it unscales first and skips steps with inf / NaN grads."""
+        if self.scaler is None:
+            optimizer.step()
+            return
+        self.scaler.step(optimizer)
+        self._steps += 1
+
+    def update(self) -> None:
+        """After a ``train_step``: adapt the scale (GradScaler.update needs at least one scaled step)."""
+        if self.scaler is None:
+            return
+        if self._steps:
+            self.scaler.update()
+        elif not self._warned:
+            self._warned = True
+            print("translate: warning: --precision fp16: this recipe does not call self.scaling.backward/step, "
+                  "so its losses are not scaled (gradients may underflow); prefer --precision bf16", file=sys.stderr)
+        self._steps = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """The GradScaler's state (empty without one), for checkpoints."""
+        return self.scaler.state_dict() if self.scaler is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        """Restore :meth:`state_dict` output (ignored when empty or without a GradScaler)."""
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
+
+
+def loss_scaler(device: torch.device, precision: str) -> LossScaler:
+    """The :class:`LossScaler` of ``precision``: a GradScaler for fp16 (the only precision whose
+    gradients underflow), plain backward / step otherwise."""
+    return LossScaler(torch.amp.GradScaler(device.type) if precision == "fp16" else None)
+
+
+def speed_up(nets: dict[str, nn.Module], config: Any) -> None:
+    """Apply ``config``'s ``--channels-last`` and ``--compile`` to the built (and resumed) nets, in place."""
+    if config.channels_last:
+        to_channels_last(nets)
+    if config.compile:
+        compile_nets(nets)
+
+
+def inference_dtype(precision: str, device: str, supported: tuple[str, ...] | list[str] = PRECISIONS,
+                    model: str = "this model") -> torch.dtype:
+    """The dtype a model's weights and inputs take to run in ``precision`` on ``device``.
+
+    Inference casts the whole network (as Real-ESRGAN's ``--half`` does), not autocast. fp16
+    runs on CUDA and MPS only: on the CPU it is refused (PyTorch's CPU kernels are slow or
+    missing in half precision). bf16 runs where the device has kernels for it (checked with a
+    tiny convolution). ``supported`` lists the precisions ``model`` allows (a community model's
+    card says which). Anything else is a one-line :class:`~translate.errors.TranslateError`.
+    """
+    from translate.errors import TranslateError
+
+    if precision not in PRECISIONS:
+        raise TranslateError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    if precision == "fp32":
+        return torch.float32
+    kind = torch.device(device).type
+    if precision == "fp16" and kind == "cpu":
+        raise TranslateError("--precision fp16 (--half) needs a GPU (--device cuda or mps); on the CPU use "
+                             "--precision bf16 or fp32")
+    if precision not in supported:
+        raise TranslateError(f"{model} does not run in {precision}; use --precision {' or '.join(supported)}")
+    dtype = _DTYPES[precision]
+    if kind == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise TranslateError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bfloat16 support; "
+                             f"use --precision fp16 or fp32")
     try:
-        yield
-    finally:
-        _SCALER = previous
-    if scaler is not None:
-        if _SCALED_STEPS:
-            scaler.update()
-        elif not _WARNED_UNSCALED:
-            _WARNED_UNSCALED = True
-            print("translate: warning: --precision fp16: this recipe does not call translate.precision.backward/"
-                  "step, so its losses are not scaled (gradients may underflow); prefer --precision bf16",
-                  file=sys.stderr)
-
-
-def backward(loss: torch.Tensor) -> None:
-    """``loss.backward()``, scaled by the active GradScaler when training in fp16."""
-    (_SCALER.scale(loss) if _SCALER is not None else loss).backward()
-
-
-def step(optimizer: torch.optim.Optimizer) -> None:
-    """``optimizer.step()``; with a GradScaler it unscales first and skips steps with inf / NaN grads."""
-    global _SCALED_STEPS
-    if _SCALER is not None:
-        _SCALER.step(optimizer)
-        _SCALED_STEPS += 1
-    else:
-        optimizer.step()
+        with torch.inference_mode():
+            probe = torch.ones(1, 1, 4, 4, dtype=dtype, device=device)
+            torch.nn.functional.conv2d(probe, torch.ones(1, 1, 3, 3, dtype=dtype, device=device))
+    except (RuntimeError, TypeError) as e:
+        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise TranslateError(f"--precision {precision}: not supported on {device} by this PyTorch ({reason}); "
+                             f"use --precision fp32") from None
+    return dtype
 
 
 def to_channels_last(nets: dict[str, nn.Module]) -> None:

@@ -27,7 +27,6 @@ Metadata: `translate export` stores a JSON object under the ONNX ``metadata_prop
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -37,12 +36,11 @@ import onnxruntime
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidProtobuf
 
-from translate.cards import ModelCard
+from translate.cards import ONNX_METADATA_KEY as METADATA_KEY
+from translate.cards import ModelCard, read_onnx_metadata
 from translate.errors import TranslateError
 from translate.pipeline import BackendError, Translator
 
-METADATA_KEY = "translate"
-METADATA_FORMAT = 1
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -57,27 +55,11 @@ CUDA_OPTIONS = {"cudnn_conv_algo_search": "HEURISTIC"}
 onnxruntime.set_default_logger_severity(3)
 
 
-def read_metadata(session: onnxruntime.InferenceSession, path: str | os.PathLike = "model") -> dict[str, Any]:
-    """The ``translate`` metadata object that `translate export` wrote into the file.
-
-    Raises :class:`TranslateError` when the file has none (not exported by `translate`), when
-    it is not valid JSON or carries no model card, or when it is of a newer format.
-    """
-    text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    if text is None:
-        raise TranslateError(f"{path}: not a translate ONNX model (no '{METADATA_KEY}' metadata); "
-                             f"export it with `translate export`")
-    damaged = TranslateError(f"{path}: the '{METADATA_KEY}' metadata is damaged (no model card); export it again")
-    try:
-        metadata = json.loads(text)
-        card, version = metadata["card"], int(metadata.get("format", 0))
-    except (json.JSONDecodeError, TypeError, KeyError, ValueError, AttributeError):
-        raise damaged from None
-    if version > METADATA_FORMAT:
-        raise TranslateError(f"{path}: exported by a newer translate (metadata format {version}); upgrade translate")
-    if not isinstance(card, dict):
-        raise damaged
-    return metadata
+def read_metadata(session: onnxruntime.InferenceSession,
+                  path: str | os.PathLike = "model") -> tuple[dict[str, Any], ModelCard]:
+    """The ``translate`` metadata object that `translate export` wrote into the file, and its card
+    (:func:`translate.cards.read_onnx_metadata`, which raises the one-line errors)."""
+    return read_onnx_metadata(session.get_modelmeta().custom_metadata_map.get(METADATA_KEY), path)
 
 
 def _session_options(threads: int | None, *, forbid_cpu_fallback: bool) -> onnxruntime.SessionOptions:
@@ -244,11 +226,7 @@ class Session(Translator):
         else:
             session = _open(model, self.path, device, threads)
         self.session = session
-        self.metadata = read_metadata(session, self.path)
-        try:
-            card = ModelCard.from_dict(self.metadata["card"])
-        except TypeError as e:
-            raise TranslateError(f"{self.path}: invalid model card in the metadata ({e})") from None
+        self.metadata, card = read_metadata(session, self.path)
         self.providers = session.get_providers()
         used = "cuda" if CUDA in self.providers else "cpu"
         if TENSORRT in self.providers:

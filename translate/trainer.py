@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from translate import distributed, precision
+from translate.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, read_checkpoint
 from translate.config import TrainConfig, flag_name, input_folders, resumable_fields, save_config_yaml
 from translate.data.datasets import EpochItems, EpochSampler
 from translate.errors import TranslateError
@@ -55,8 +56,7 @@ from translate.recipes import Recipe, get_recipe
 from translate.monitor import Monitor
 from translate.resilience import StopSignals, ignore_stop_signals, pause_inside_save, remove_stale_temp_files
 
-CHECKPOINT_FORMAT = "translate-checkpoint"
-CHECKPOINT_VERSION = 1
+BEST = "best.pt"  # the checkpoint of the best validation PSNR so far (--val-every)
 #: What a run folder holds (the names a run writes); a new run refuses a folder where one of
 #: these names is not from a translate run, so it never replaces a file of the user's.
 RUN_ENTRIES = ("config.json", "config.yaml", "losses.jsonl", "losses.png", "index.html", "samples", "checkpoints",
@@ -226,8 +226,13 @@ class Trainer:
             self.epoch_iteration = int(checkpoint["epoch_iteration"])
             self.losses = dict(checkpoint.get("losses", {}))
             set_rng_state(checkpoint["rng"])  # last: building the nets above drew random numbers
-        self.scaler = distributed.prepare_recipe(self.recipe, config, self.device, self.dist, checkpoint)
-        self.health = (HealthMonitor(self.recipe.health_signals(), config.health_every, self.scaler is not None)
+        distributed.prepare_recipe(self.recipe, config, self.device, self.dist)  # --sync-bn, torchrun
+        precision.speed_up(self.recipe.nets, config)  # --channels-last, --compile
+        self.scaling = precision.loss_scaler(self.device, config.precision)  # fp16: a GradScaler
+        if checkpoint is not None:
+            self.scaling.load_state_dict(checkpoint.get("scaler"))
+        self.recipe.scaling = self.scaling  # the recipe's backward / step go through it
+        self.health = (HealthMonitor(self.recipe.health_signals(), config.health_every, self.scaling.enabled)
                        if config.health_every and self.is_main else None)
         if self.health is not None and checkpoint is not None and "health" in checkpoint:
             self.health.load_state_dict(checkpoint["health"])  # so a resumed run warns as the whole one would
@@ -266,8 +271,8 @@ class Trainer:
         ckpt.update(self.recipe.state_dict())
         if self.config.precise_bn:
             ckpt["nets"].update(self._precise_bn_states())
-        if self.scaler is not None:
-            ckpt["scaler"] = self.scaler.state_dict()
+        if self.scaling.enabled:
+            ckpt["scaler"] = self.scaling.state_dict()
         if self.health is not None:
             ckpt["health"] = self.health.state_dict()
         ckpt["rng"] = rng_state()
@@ -285,11 +290,11 @@ class Trainer:
         return {name: precise_batchnorm(self.recipe.nets[name], [x[name] for x in inputs]).state_dict()
                 for name in inputs[0]}
 
-    def save(self, name: str) -> Path:
-        """Write the checkpoint atomically to ``checkpoints/<name>``."""
+    def save(self, name: str, extra: dict[str, Any] | None = None) -> Path:
+        """Write the checkpoint (plus the top-level entries ``extra``) atomically to ``checkpoints/<name>``."""
         path = self.ckpt_dir / name
         with atomic_writer(path) as f:
-            torch.save(self.checkpoint(), f)
+            torch.save({**self.checkpoint(), **(extra or {})}, f)
             pause_inside_save()  # test hook: lets a test kill -9 between write and rename
         return path
 
@@ -370,7 +375,8 @@ class Trainer:
         if self.config.val_every and self.is_main:
             from translate.validation import Validator
 
-            self.validator = Validator(self.recipe, self.config, self.ckpt_dir)
+            self.validator = Validator(self.recipe, self.config)
+            self.best_psnr = self._saved_best()
         total = self.total_iters
         self._bar = tqdm(total=total, initial=min(self.iteration, total), unit="it", dynamic_ncols=True,
                          disable=None if self.is_main else True)  # None: off when stderr is no terminal
@@ -405,8 +411,9 @@ class Trainer:
     def _step(self, batch: dict[str, Any]) -> None:
         """One iteration and everything due after it: log, sheet, schedulers, checkpoints."""
         cfg = self.config
-        with precision.autocast(self.device, cfg.precision), precision.use_scaler(self.scaler):
+        with precision.autocast(self.device, cfg.precision):
             losses = self.recipe.train_step(precision.batch_to_channels_last(batch) if cfg.channels_last else batch)
+        self.scaling.update()
         losses = distributed.average_losses(losses, self.dist)  # the same on every rank: NaN stops all
         self.iteration += 1
         self.epoch_iteration += 1
@@ -440,7 +447,27 @@ class Trainer:
         if end_of_epoch and cfg.save_every_epochs and self.epoch % cfg.save_every_epochs == 0 and self.is_main:
             self.save(f"epoch_{self.epoch}.pt")
         if cfg.val_every and self.iteration % cfg.val_every == 0 and self.is_main:
-            self.validator.run(self)  # after the checkpoints' state: best.pt holds the same
+            self._validate()  # after the checkpoints' state: best.pt holds the same
+
+    def _validate(self) -> dict[str, float]:
+        """Score the validation set, log the scores and write ``best.pt`` when the PSNR improves."""
+        metrics = self.validator.evaluate()
+        self.monitor.scalars(self._log(metrics, 0.0))
+        if metrics["val_psnr"] > self.best_psnr:
+            self.best_psnr = metrics["val_psnr"]
+            self.save(BEST, {"val": {**metrics, "iteration": self.iteration}})
+        return metrics
+
+    def _saved_best(self) -> float:
+        """The PSNR of the ``best.pt`` already in the run folder (-inf when none or unreadable:
+        the next validation replaces it)."""
+        path = self.ckpt_dir / BEST
+        if not path.is_file():
+            return -math.inf
+        try:  # mmap: only the small entries are read
+            return float(read_checkpoint(path, mmap=True)["val"]["val_psnr"])
+        except (TranslateError, KeyError, TypeError, ValueError):
+            return -math.inf
 
     def _stop_workers(self) -> None:
         """Shut the persistent data workers down now, whether the loop ended or raised.
@@ -477,23 +504,6 @@ class Trainer:
 
 # ---------------------------------------------------------------------------- entry points
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a `translate train` checkpoint with ``weights_only=True`` and check its format."""
-    path = Path(path)
-    if not path.is_file():
-        raise TranslateError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated / foreign files: one line, not a pickle traceback
-        raise TranslateError(f"{path}: cannot read checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise TranslateError(f"{path}: not a translate training checkpoint")
-    if ckpt.get("version") != CHECKPOINT_VERSION:
-        raise TranslateError(f"{path}: checkpoint version {ckpt.get('version')} is not supported "
-                             f"(this translate reads version {CHECKPOINT_VERSION})")
-    return ckpt
-
-
 def _run_folder(run_dir: str | os.PathLike) -> Path:
     """``--resume RUN_DIR`` checked to be a folder of a translate run: it holds a checkpoint, or at
     least the config.json a run writes first (a run killed before its first save)."""
@@ -528,10 +538,7 @@ def run_recipe(run_dir: str | os.PathLike) -> str:
             raise TranslateError(f"--resume {run_dir}: no checkpoint yet and no recipe in {run_dir / 'config.yaml'}; "
                                  f"name the recipe: translate train RECIPE --resume {run_dir}")
         return recipe
-    try:  # mmap: only the small header entries are read, not the weights
-        return str(torch.load(latest, map_location="cpu", weights_only=True, mmap=True)["recipe"])
-    except Exception:
-        return str(load_checkpoint(latest).get("recipe", ""))  # raises the one-line explanation
+    return str(read_checkpoint(latest, mmap=True)["recipe"])  # mmap: the weights are not read
 
 
 def run_config(run_dir: str | os.PathLike, config_cls: type[TrainConfig],
@@ -631,7 +638,7 @@ def train(recipe: str, options: dict[str, Any] | None = None, resume: str | os.P
         run_dir = _run_folder(resume)
         latest = run_dir / "checkpoints" / "latest.pt"
         if latest.is_file():
-            checkpoint = load_checkpoint(latest)
+            checkpoint = read_checkpoint(latest)
             saved_recipe = str(checkpoint.get("recipe"))
         else:
             saved_recipe = _yaml_recipe(run_dir) or recipe_cls.name

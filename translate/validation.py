@@ -1,34 +1,29 @@
-"""Validation during training: PSNR / SSIM on held-out pairs and ``checkpoints/best.pt``.
+"""Validation during training: PSNR / SSIM on held-out pairs.
 
 A paired recipe opts in with two hooks on :class:`translate.recipes.Recipe`:
 ``build_val_dataset(config, folder)`` (deterministic items: no random crop or flip) and
 ``validate(batch) -> (output, target)``, plus the class attributes ``val_y_channel`` (SR and
 de-raining measure on the luma Y, pix2pix on RGB) and ``val_crop_border``. Every
-``--val-every`` iterations :class:`Validator` runs the networks in eval mode without gradients
-on at most ``--val-max-images`` items, appends ``val_psnr`` / ``val_ssim`` to losses.jsonl and
-writes ``checkpoints/best.pt`` (atomically) when the PSNR beats the best so far. It draws no
-random numbers and restores each network's train / eval mode, so exact resume still holds.
+``--val-every`` iterations the trainer asks :meth:`Validator.evaluate` for the scores: it runs
+the networks in eval mode without gradients on at most ``--val-max-images`` items and returns
+``val_psnr`` / ``val_ssim``; the trainer logs them and decides what to save (``best.pt``). It
+draws no random numbers and restores each network's train / eval mode, so exact resume still
+holds.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import default_collate
 
 from translate.errors import TranslateError
-from translate.fileio import atomic_writer
 from translate.metrics import psnr, ssim
 from translate.recipes import Recipe
-
-if TYPE_CHECKING:
-    from translate.trainer import Trainer
-
-BEST = "best.pt"
 
 
 def val_folder(config: Any) -> Path:
@@ -51,10 +46,10 @@ def to_unit_rgb(t: torch.Tensor) -> np.ndarray:
 
 
 class Validator:
-    """Runs ``recipe``'s validation on ``config``'s validation folder and keeps the best checkpoint."""
+    """Runs ``recipe``'s validation on ``config``'s validation folder and returns the scores."""
 
-    def __init__(self, recipe: Recipe, config: Any, ckpt_dir: str | Path):
-        self.recipe, self.config, self.ckpt_dir = recipe, config, Path(ckpt_dir)
+    def __init__(self, recipe: Recipe, config: Any):
+        self.recipe, self.config = recipe, config
         folder = val_folder(config)
         dataset = type(recipe).build_val_dataset(config, folder)
         if dataset is None:
@@ -62,16 +57,6 @@ class Validator:
                                  f"train without --val-every")
         self.dataset = dataset
         self.count = min(len(dataset), config.val_max_images) if config.val_max_images else len(dataset)
-        self.best_psnr = self._saved_best()
-
-    def _saved_best(self) -> float:
-        path = self.ckpt_dir / BEST
-        if not path.is_file():
-            return -math.inf
-        try:  # mmap: only the small entries are read
-            return float(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["val"]["val_psnr"])
-        except Exception:
-            return -math.inf  # unreadable: the next validation replaces it
 
     def evaluate(self) -> dict[str, float]:
         """Mean ``val_psnr`` (dB) and ``val_ssim`` over the validation items (nets in eval mode)."""
@@ -96,18 +81,3 @@ class Validator:
                 net.train(mode)
         finite = [s for s in scores if math.isfinite(s[0])] or [(100.0, 1.0)]  # identical images: inf dB
         return {"val_psnr": float(np.mean([s[0] for s in finite])), "val_ssim": float(np.mean([s[1] for s in scores]))}
-
-    def run(self, trainer: "Trainer") -> dict[str, float]:
-        """Evaluate, log to losses.jsonl (and the monitor) and update ``best.pt`` when PSNR improves."""
-        metrics = self.evaluate()
-        record = trainer._log(metrics, 0.0)
-        monitor = getattr(trainer, "monitor", None)
-        if monitor is not None:
-            monitor.scalars(record)
-        if metrics["val_psnr"] > self.best_psnr:
-            self.best_psnr = metrics["val_psnr"]
-            ckpt = trainer.checkpoint()
-            ckpt["val"] = {**metrics, "iteration": trainer.iteration}
-            with atomic_writer(self.ckpt_dir / BEST) as f:
-                torch.save(ckpt, f)
-        return metrics

@@ -1,14 +1,12 @@
-"""Where weights live and how they are read: the per-user cache, downloads, checkpoint files.
+"""Where weights live: the per-user cache, downloads with checksums, shipped files. No torch.
 
 Zoo weights are downloaded once into ``<cache>/weights/<card name>.pth`` (``<cache>`` is
 ``$TRANSLATE_HOME`` or the platform's user cache folder). A download streams into a temporary
 file in the same folder while its SHA-256 is computed, and is renamed into place only when
 complete and, where the card gives a checksum, correct; the checksum is recorded beside the file
-(``<file>.sha256``) and checked on every later use, which needs no network. Checkpoints are read
-with ``torch.load(..., weights_only=True)`` or safetensors, never by unpickling arbitrary
-objects. Shipped models are safetensors files carrying their :class:`ModelCard` in the header,
-which :func:`read_card` parses without importing torch. Torch and safetensors are imported
-inside the functions that need them.
+(``<file>.sha256``) and checked on every later use, which needs no network. Shipped models are
+files under ``weights/`` named by their card. Reading the files is :mod:`translate.checkpoint`'s
+job (tensors) and :mod:`translate.cards`' (the card in a file's header).
 """
 
 from __future__ import annotations
@@ -16,31 +14,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
-import json
 import os
-import struct
 import sys
 import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
 
 from translate import cards
 from translate.cards import ModelCard
 from translate.errors import TranslateError
-from translate.fileio import atomic_write_bytes, atomic_write_text
+from translate.fileio import atomic_write_text
 
-if TYPE_CHECKING:
-    import torch
-
-CARD_METADATA_KEY = "translate_card"
-# Wrappers that common training code puts around a state dict, most specific first.
-STATE_DICT_WRAPPER_KEYS = ("params_ema", "params", "state_dict")
 DOWNLOAD_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
-# A safetensors header is a few kB per hundred tensors; anything this large is not one.
-_MAX_SAFETENSORS_HEADER = 100 << 20
 
 
 def cache_dir() -> Path:
@@ -212,143 +199,3 @@ def _reason(e: BaseException) -> str:
     if isinstance(e, http.client.IncompleteRead):
         return f"connection closed with {e.expected} bytes missing"
     return str(e) or type(e).__name__
-
-
-def load_state_dict(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
-    """Read a state dict (name -> tensor, on the CPU) from a ``.pth``/``.pt`` or safetensors file.
-
-    Pickled files are read with ``torch.load(weights_only=True)``, so a file holding arbitrary
-    Python objects is refused rather than executed. A state dict wrapped as ``{"state_dict": ...}``
-    (or ``params`` / ``params_ema``) is unwrapped and a ``module.`` prefix (DataParallel) is
-    stripped. Anything else raises a one-line :class:`TranslateError`.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise TranslateError(f"{path}: no such file")
-    if path.suffix == ".safetensors" or _looks_like_safetensors(path):
-        from safetensors.torch import load_file
-
-        try:
-            obj: Any = load_file(path, device="cpu")
-        except Exception as e:  # noqa: BLE001 - any failure to parse a user's file is a user error
-            raise TranslateError(f"{path}: not a safetensors checkpoint ({_first_sentence(str(e))})") from e
-    else:
-        obj = load_torch_file(path)
-    return as_state_dict(obj, path)
-
-
-def load_torch_file(path: str | os.PathLike) -> Any:
-    """Whatever a ``torch.save`` file holds, read safely: ``torch.load(weights_only=True)`` on the CPU.
-
-    Only tensors and plain containers (dict, list, str, numbers) are unpickled; a file holding
-    other Python objects (a whole pickled model, custom classes) or that is not a checkpoint at
-    all raises a one-line :class:`TranslateError` and no code from the file runs.
-    """
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise TranslateError(f"{path}: no such file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
-        raise TranslateError(f"{path}: not a PyTorch checkpoint ({_torch_load_reason(path, e)})") from e
-
-
-def as_state_dict(obj: Any, path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
-    """The state dict (name -> tensor) inside a loaded checkpoint object ``obj`` read from ``path``.
-
-    Unwraps ``{"params_ema": ...}``, ``{"params": ...}`` or ``{"state_dict": ...}`` (first found)
-    and strips a ``module.`` prefix present on every key (DataParallel). ``path`` is only used in
-    the :class:`TranslateError` raised when ``obj`` is not a non-empty dict of tensors.
-    """
-    import torch
-
-    if not isinstance(obj, dict):
-        raise TranslateError(f"{path}: not a PyTorch checkpoint (holds a {type(obj).__name__}, not a state dict)")
-    for key in STATE_DICT_WRAPPER_KEYS:
-        if isinstance(obj.get(key), dict):
-            obj = obj[key]
-            break
-    not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
-    if not obj or not_tensors:
-        detail = f"entries that are not tensors: {', '.join(map(str, not_tensors[:5]))}" if not_tensors else "empty"
-        raise TranslateError(f"{path}: not a state dict ({detail})")
-    prefix = "module."
-    if all(k.startswith(prefix) for k in obj):
-        return {k[len(prefix):]: v for k, v in obj.items()}
-    return dict(obj)
-
-
-def _looks_like_safetensors(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(9)
-    return len(head) == 9 and head[8:9] == b"{" and 0 < struct.unpack("<Q", head[:8])[0] <= _MAX_SAFETENSORS_HEADER
-
-
-def _torch_load_reason(path: Path, e: Exception) -> str:
-    message = str(e)
-    marker = "WeightsUnpickler error:"
-    if marker in message:
-        detail = _first_sentence(message.split(marker, 1)[1])
-        return f"it holds pickled Python objects, not only tensors: {detail}; save model.state_dict() instead"
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if not head:
-        return "empty file"
-    # torch.save writes a zip archive (PK..); files from torch < 1.6 are a raw pickle (0x80 ..).
-    if not head.startswith(b"PK") and head[:1] != b"\x80":
-        return f"unknown format, starts with {head!r}"
-    return f"truncated or corrupt: {_first_sentence(message) or type(e).__name__}"
-
-
-def _first_sentence(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    sentence = line.split(". ", 1)[0].rstrip(".")
-    return sentence[:200]
-
-
-def save_shipped(path: str | os.PathLike, state_dict: dict[str, "torch.Tensor"], card: ModelCard) -> None:
-    """Write a shipped model: ``state_dict`` as safetensors with ``card`` in the header metadata.
-
-    ``card.file`` should be the path of the file relative to the repository root (e.g.
-    ``"weights/sat2mask.safetensors"``) and ``card.name`` its zoo name. Written atomically.
-    """
-    from safetensors.torch import save
-
-    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    data = save(tensors, metadata={CARD_METADATA_KEY: card.to_json(), "format": "pt"})
-    atomic_write_bytes(path, data)
-
-
-def read_card(path: str | os.PathLike) -> ModelCard:
-    """The :class:`ModelCard` embedded in a safetensors file by :func:`save_shipped`.
-
-    Reads only the header (8-byte little-endian length, then JSON), so it is fast and imports
-    no torch. A file that is not safetensors or carries no valid card raises TranslateError.
-    """
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-            size = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
-            if not 0 < size <= min(_MAX_SAFETENSORS_HEADER, path.stat().st_size - 8):
-                raise TranslateError(f"{path}: not a safetensors file (no valid header)")
-            header = json.loads(f.read(size))
-    except FileNotFoundError:
-        raise TranslateError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise TranslateError(f"{path}: not a safetensors file (header is not JSON)") from None
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
-    text = metadata.get(CARD_METADATA_KEY) if isinstance(metadata, dict) else None
-    if not isinstance(text, str):
-        raise TranslateError(f"{path}: safetensors file without a translate model card (not written by translate)")
-    try:
-        fields = json.loads(text)
-        if not isinstance(fields, dict):
-            raise TypeError("not an object")
-        return ModelCard.from_dict(fields)
-    except (json.JSONDecodeError, TypeError) as e:
-        raise TranslateError(f"{path}: invalid translate model card ({e})") from None
-    except TranslateError as e:
-        raise TranslateError(f"{path}: {e}") from None

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from translate.layouts import LAYOUTS  # light: the declarations only (numpy / OpenCV load when used)
+
 _EPILOG = ("Inputs are only read. The output folder must lie outside the inputs and be empty, unless "
            "--resume (complete an interrupted run) or --overwrite (replace the files this command writes). "
            "Exit code: 0 all converted, 1 some inputs skipped (listed), 2 nothing converted or bad usage.")
@@ -124,9 +126,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "repeated across train and test, and what the recipe will see. Exit code 1 when "
                     "something would break training.")
     q.add_argument("folder", metavar="DIR")
-    q.add_argument("--layout", required=True, choices=("aligned", "unaligned", "sr", "derain", "inpaint"),
-                   help="aligned: train/ val/ test/ of A|B images; unaligned: trainA/ trainB/ [testA/ testB/]; "
-                        "sr: HR/ + LR_xN/; derain: rain/ + norain/; inpaint: images/ + masks/")
+    q.add_argument("--layout", required=True, choices=list(LAYOUTS),
+                   help="; ".join(f"{lay.name} ({'/'.join(lay.recipes)}): {lay.summary}" for lay in LAYOUTS.values()))
     q.add_argument("--workers", type=int, default=None, metavar="N", help="threads (default: one per CPU, at most 8)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.set_defaults(func=_check)

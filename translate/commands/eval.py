@@ -55,7 +55,9 @@ def _derain_run(args: argparse.Namespace) -> Any:
     if args.input is None:
         if args.data is None:
             raise TranslateError("give --input DIR_RAIN --target DIR_CLEAN, or --data DIR with rain/ and norain/")
-        args.input, args.target = str(Path(args.data) / "rain"), str(Path(args.data) / "norain")
+        from translate.layouts import DERAIN
+
+        args.input, args.target = (str(Path(args.data) / name) for name in DERAIN.folders)  # rain/, norain/
     return evaluate_derain(args.model, args.input, args.target, device=args.device, tile=args.tile)
 
 

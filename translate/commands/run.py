@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+from translate.architectures import NORMS
 from translate.errors import TranslateError, printable
 from translate.fileio import FileSet, check_can_create, check_not_overwriting
 from translate.imageio import IMAGE_EXTENSIONS, check_format
@@ -44,7 +45,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="use this weights file for a zoo model instead of downloading")
     p.add_argument("--arch", help="architecture of a bare .pth when its keys do not tell "
                    "(resnet_9blocks, resnet_6blocks, unet_256, unet_128)")
-    p.add_argument("--norm", choices=("instance", "batch", "none"), help="normalisation of a bare .pth")
+    p.add_argument("--norm", choices=NORMS, help="normalisation of a bare .pth")
 
 
 def _model_tag(spec: str) -> str:

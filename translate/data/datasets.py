@@ -30,22 +30,19 @@ from torch.utils.data import Dataset, Sampler
 from translate.config import PREPROCESS
 from translate.errors import TranslateError
 from translate.imageio import IMAGE_EXTENSIONS, read_image
-from translate.layouts import split_aligned
+from translate.layouts import ALIGNED, UNALIGNED, image_files, split_aligned
 
-CONVERT_HINT = "`translate convert` can build this layout from other folder layouts"
-
-
-def image_files(folder: Path) -> list[Path]:
-    """Image files directly in ``folder``, sorted by name; empty files raise TranslateError."""
-    files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+def refuse_empty(files: Sequence[Path]) -> list[Path]:
+    """``files`` as a list; TranslateError naming the first empty (0-byte) one."""
     for f in files:
         if f.stat().st_size == 0:
             raise TranslateError(f"{f}: file is empty (0 bytes); replace or remove it")
-    return files
+    return list(files)
 
 
 def images_in_folders(folders: Sequence[str | os.PathLike], what: str) -> list[Path]:
-    """The image files of every folder in ``folders`` (each sorted, see :func:`image_files`).
+    """The image files of every folder in ``folders`` (each sorted, see
+    :func:`translate.layouts.image_files`; empty files refused).
 
     A missing folder or one without images raises a one-line TranslateError that names the
     folder and ``what`` it should hold (e.g. ``"clean images for --synthetic-rain"``).
@@ -57,7 +54,7 @@ def images_in_folders(folders: Sequence[str | os.PathLike], what: str) -> list[P
         found = image_files(folder)
         if not found:
             raise TranslateError(f"{folder}: no images found; expected {what} ({', '.join(IMAGE_EXTENSIONS)})")
-        files += found
+        files += refuse_empty(found)
     return files
 
 
@@ -165,28 +162,19 @@ class EpochSampler(Sampler):
 class AlignedDataset(_SeededDataset):
     """Paired images stored as one file with A on the left half and B on the right half.
 
-    ``root`` is a folder of such images or a folder with a ``phase`` subfolder of them
-    (``facades/train/1.jpg``). A and B get the same resize, crop and flip. ``direction``
-    ``BtoA`` swaps them, so ``A`` is always the network input and ``B`` the target.
+    ``root`` is a folder of such images or a folder with a ``train`` subfolder of them
+    (``facades/train/1.jpg``), as :data:`translate.layouts.ALIGNED` declares. A and B get the
+    same resize, crop and flip. ``direction`` ``BtoA`` swaps them, so ``A`` is always the network
+    input and ``B`` the target.
     """
 
     def __init__(self, root: str | os.PathLike, direction: str = "AtoB", load_size: int = 286,
                  crop_size: int = 256, preprocess: str = "resize_and_crop", flip: bool = True,
-                 seed: int = 0, input_nc: int = 3, output_nc: int = 3, phase: str = "train",
-                 multiple: int = 4):
+                 seed: int = 0, input_nc: int = 3, output_nc: int = 3, multiple: int = 4):
         super().__init__(seed)
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction must be AtoB or BtoA, got {direction!r}")
-        root = Path(root)
-        if not root.is_dir():
-            raise TranslateError(f"{root}: dataset folder not found; expected a folder of A|B side-by-side images "
-                                 f"(or with a '{phase}/' subfolder of them)")
-        folder = root / phase if (root / phase).is_dir() else root
-        self.files = image_files(folder)
-        if not self.files:
-            raise TranslateError(
-                f"{folder}: no images found; a paired dataset is a folder (or its '{phase}/' subfolder) of images "
-                f"with A on the left half and B on the right half; {CONVERT_HINT}")
+        self.files = refuse_empty(ALIGNED.find(root).require().files["train"])
         self.direction = direction
         self.input_nc, self.output_nc = input_nc, output_nc
         self.transform = build_transform(preprocess, load_size, crop_size, flip, multiple, paired=True)
@@ -206,7 +194,7 @@ class AlignedDataset(_SeededDataset):
 
 
 class UnalignedDataset(_SeededDataset):
-    """Two unpaired folders ``root/trainA`` and ``root/trainB`` (``phase`` + ``A`` / ``B``).
+    """Two unpaired folders ``root/trainA`` and ``root/trainB`` (:data:`translate.layouts.UNALIGNED`).
 
     Item ``i`` is A image ``i mod |A|`` and a B image drawn at random (from the item's seeded
     generator); the epoch length is ``max(|A|, |B|)``. A and B are augmented independently.
@@ -214,20 +202,10 @@ class UnalignedDataset(_SeededDataset):
 
     def __init__(self, root: str | os.PathLike, load_size: int = 286, crop_size: int = 256,
                  preprocess: str = "resize_and_crop", flip: bool = True, seed: int = 0,
-                 input_nc: int = 3, output_nc: int = 3, phase: str = "train", multiple: int = 4):
+                 input_nc: int = 3, output_nc: int = 3, multiple: int = 4):
         super().__init__(seed)
-        root = Path(root)
-        dirs = [root / f"{phase}A", root / f"{phase}B"]
-        missing = [d.name for d in dirs if not d.is_dir()]
-        if not root.is_dir() or missing:
-            what = "folder not found" if not root.is_dir() else f"missing {' and '.join(m + '/' for m in missing)}"
-            raise TranslateError(
-                f"{root}: {what}; an unpaired dataset needs {phase}A/ and {phase}B/ subfolders of images; "
-                f"{CONVERT_HINT}")
-        self.files_A, self.files_B = image_files(dirs[0]), image_files(dirs[1])
-        for d, files in zip(dirs, (self.files_A, self.files_B)):
-            if not files:
-                raise TranslateError(f"{d}: no images found ({', '.join(IMAGE_EXTENSIONS)})")
+        found = UNALIGNED.find(root).require()
+        self.files_A, self.files_B = refuse_empty(found.files["trainA"]), refuse_empty(found.files["trainB"])
         self.input_nc, self.output_nc = input_nc, output_nc
         self.transform = build_transform(preprocess, load_size, crop_size, flip, multiple)
 

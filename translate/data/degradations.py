@@ -4,7 +4,8 @@ numpy + OpenCV only (no torch), deterministic: the same inputs and seed give the
 
 - :func:`imresize_matlab` reproduces MATLAB ``imresize(..., 'bicubic')`` including its
   antialiasing when shrinking; the published super-resolution numbers (bicubic Set5 x4 =
-  28.43 dB PSNR-Y) are computed on LR images made this way, and OpenCV's ``INTER_CUBIC`` /
+  28.43 dB PSNR-Y) are computed on LR images made this way (:func:`make_lr` after
+  :func:`modcrop`, for training and `translate eval sr` alike), and OpenCV's ``INTER_CUBIC`` /
   ``INTER_AREA`` give different pixels and other numbers.
 - :func:`add_rain` draws rain streaks as in the de-raining literature (thresholded noise, line
   motion blur at the streak angle, Gaussian widening, blended onto the clean image).
@@ -119,6 +120,26 @@ def imresize_matlab(
             info = np.iinfo(img.dtype)
             out = np.clip(np.round(out), info.min, info.max)
     return out.astype(img.dtype) if (integer or img.dtype != np.float64) else out
+
+
+def modcrop(hr: np.ndarray, scale: int) -> np.ndarray:
+    """Crop an (H, W[, C]) image at the bottom / right to multiples of ``scale`` (as the SR benchmarks do)."""
+    h, w = hr.shape[:2]
+    return hr[: h - h % scale, : w - w % scale]
+
+
+def make_lr(hr: np.ndarray, scale: int) -> np.ndarray:
+    """The LR image of an (H, W, 3) HR image: MATLAB bicubic ``imresize(hr, 1/scale)``.
+
+    ``hr`` uint8 -> uint8 (rounded after each axis as MATLAB does); float in [0, 1] -> float
+    in [0, 1] rounded to 8-bit levels. H and W must be multiples of ``scale``.
+    """
+    if hr.shape[0] % scale or hr.shape[1] % scale:
+        raise ValueError(f"HR size {hr.shape[:2]} is not a multiple of the scale {scale}; modcrop it first")
+    if hr.dtype == np.uint8:
+        return imresize_matlab(hr, 1.0 / scale)
+    lr = imresize_matlab(hr.astype(np.float64), 1.0 / scale)
+    return (np.clip(np.round(lr * 255.0), 0, 255) / 255.0).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """De-raining data: real rain / clean pairs and clean images with synthetic rain added on the fly.
 
-Pairs live in ``DIR/rain`` and ``DIR/norain`` (the Rain100L / Rain100H / RainTrainH layout:
-``rain/rain-001.png`` <-> ``norain/norain-001.png``), matched by name after dropping a leading
-``rain`` / ``norain`` word, so same-named pairs (``rain/1.png`` <-> ``norain/1.png``) match too.
+``DIR`` is a de-raining layout (:data:`translate.layouts.DERAIN`): real pairs in ``DIR/rain``
+and ``DIR/norain`` (the Rain100L / Rain100H / RainTrainH layout: ``rain/rain-001.png`` <->
+``norain/norain-001.png``, matched by :func:`translate.layouts.rain_pair_key`, so same-named
+pairs match too), or a folder of clean images that get synthetic rain.
 Clean folders (``--synthetic-rain``) give one item per image: a random crop of it with rain
 streaks drawn by :func:`translate.data.degradations.add_rain` from
 :func:`~translate.data.degradations.random_rain_params` (light and heavy rain). Every item's
@@ -14,73 +15,40 @@ Items: ``{"A": rainy (3, S, S) in [-1, 1], "B": clean (3, S, S), "A_path": str, 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any, Sequence
 
-
-from translate.data.datasets import _SeededDataset, build_transform, image_files, images_in_folders, to_tensor
+from translate.data.datasets import _SeededDataset, build_transform, images_in_folders, refuse_empty, to_tensor
 from translate.data.degradations import add_rain, random_rain_params
 from translate.errors import TranslateError
 from translate.imageio import read_image
-
-RAIN_DIRS = ("rain", "norain")
-_PREFIX = re.compile(r"^(no)?rain[-_ ]?", re.IGNORECASE)
-
-
-def pair_key(path: Path) -> str:
-    """The matching key of a rain or clean file: its stem without a leading ``rain`` / ``norain``
-    word (``rain-001.png`` and ``norain-001.png`` -> ``001``; ``1.png`` -> ``1``)."""
-    return _PREFIX.sub("", path.stem) or path.stem
-
-
-def rain_pairs(root: str | os.PathLike) -> list[tuple[Path, Path]]:
-    """(rainy, clean) file pairs of ``root/rain`` and ``root/norain``, sorted by rainy name.
-
-    Raises TranslateError when a folder is missing or empty, or a rainy image has no clean
-    partner (a data set with unmatched files is fixed rather than trained on partially).
-    """
-    root = Path(root)
-    dirs = [root / d for d in RAIN_DIRS]
-    missing = [d.name + "/" for d in dirs if not d.is_dir()]
-    if missing:
-        raise TranslateError(f"{root}: missing {' and '.join(missing)}; a de-raining dataset holds rain/ (rainy "
-                             f"inputs) and norain/ (clean targets), e.g. rain/rain-001.png <-> norain/norain-001.png")
-    return match_pairs(image_files(dirs[0]), image_files(dirs[1]), dirs[0], dirs[1])
-
-
-def match_pairs(rainy: list[Path], clean: list[Path], rain_dir: Path, clean_dir: Path) -> list[tuple[Path, Path]]:
-    """Pair each rainy file with its clean partner by :func:`pair_key`; every rainy file needs one."""
-    if not rainy:
-        raise TranslateError(f"{rain_dir}: no images found")
-    by_key = {pair_key(p): p for p in clean}
-    unmatched = [p.name for p in rainy if pair_key(p) not in by_key]
-    if unmatched:
-        raise TranslateError(f"{rain_dir}: {len(unmatched)} rainy images have no clean partner in {clean_dir} "
-                             f"(first: {unmatched[0]}); name them rain-N / norain-N or give both the same name")
-    return [(p, by_key[pair_key(p)]) for p in rainy]
+from translate.layouts import DERAIN
 
 
 class DerainDataset(_SeededDataset):
-    """Real pairs from ``pairs_root`` (optional, repeated ``pair_repeat`` times per epoch) followed
-    by synthetic-rain items from the images of ``clean_dirs``.
+    """The real pairs of ``data`` (a :data:`~translate.layouts.DERAIN` folder, optional; repeated
+    ``pair_repeat`` times per epoch), or its clean images, followed by synthetic-rain items from
+    the images of ``clean_dirs``.
 
     ``crop_size`` random crops (images smaller than the crop are reflect-padded), random flips;
     ``light_fraction`` is the share of synthetic items with light rain; ``clean_fraction`` the
     share left dry (input = target), which teaches the network to leave rain-free content,
-    such as bright walls and sky, alone. Raises TranslateError when there is no data at all.
+    such as bright walls and sky, alone. Raises TranslateError when there is no data at all, or
+    what :meth:`translate.layouts.Layout.find` finds wrong with ``data``.
     """
 
-    def __init__(self, pairs_root: str | os.PathLike | None, clean_dirs: Sequence[str | os.PathLike] = (),
+    def __init__(self, data: str | os.PathLike | None, clean_dirs: Sequence[str | os.PathLike] = (),
                  crop_size: int = 128, flip: bool = True, seed: int = 0, light_fraction: float = 0.5,
                  pair_repeat: int = 1, clean_fraction: float = 0.0):
         super().__init__(seed)
         if pair_repeat < 1:
             raise ValueError(f"pair_repeat must be >= 1, got {pair_repeat}")
-        self.pairs = rain_pairs(pairs_root) if pairs_root is not None else []
+        found = DERAIN.find(data).require() if data is not None else None
+        self.pairs = found.pairs.get(DERAIN.folders[1], []) if found else []  # (rain/, norain/) files
+        refuse_empty([p for pair in self.pairs for p in pair])
+        own_clean = refuse_empty(found.files.get("clean", [])) if found else []
         self.pair_repeat = pair_repeat
-        self.clean = images_in_folders(clean_dirs, "clean images for --synthetic-rain")
+        self.clean = own_clean + images_in_folders(clean_dirs, "clean images for --synthetic-rain")
         if not self.pairs and not self.clean:
             raise TranslateError("no de-raining data: give --data DIR with rain/ and norain/ and/or "
                                  "--synthetic-rain CLEAN_DIR[,CLEAN_DIR...]")

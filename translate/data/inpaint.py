@@ -1,12 +1,14 @@
 """Inpainting data: 128x128 crops of clean images with a random hole each.
 
-Images come from one or more folders; each item is a random 128x128 crop at the image's own
-scale (images with a side under 128 are first enlarged to 128), randomly flipped, with a hole
+Images come from one or more inpainting layouts (:data:`translate.layouts.INPAINT`: ``images/``
+or the folder itself, plus optional ``masks/``); each item is a random 128x128 crop at the image's
+own scale (images with a side under 128 are first enlarged to 128), randomly flipped, with a hole
 mask of a kind drawn from ``mask_kinds``: ``centre`` (the 64x64 middle square), ``block`` (a
 random rectangle), ``strokes`` (free-form brush strokes) — all from
 :func:`translate.data.degradations.make_mask` — or ``files`` (a random mask image of
-``mask_dir``, resized to 128 with nearest neighbour, white = hole). Every draw comes from
-``(seed, epoch, index)``, so runs repeat and resume exactly.
+``mask_dir``, by default the first ``masks/`` folder of the layouts, read by
+:func:`translate.layouts.read_mask`, resized to 128 with nearest neighbour). Every draw comes
+from ``(seed, epoch, index)``, so runs repeat and resume exactly.
 
 Items: ``{"A": (3, 128, 128) in [-1, 1], "M": (1, 128, 128) float32 0/1 (1 = hole), "A_path": str}``.
 """
@@ -22,34 +24,24 @@ import cv2
 import numpy as np
 import torch
 
-from translate.data.datasets import _SeededDataset, image_files, images_in_folders, to_tensor
+from translate.data.datasets import _SeededDataset, refuse_empty, to_tensor
 from translate.data.degradations import MASK_KINDS, make_mask
 from translate.errors import TranslateError
 from translate.imageio import read_image
+from translate.layouts import INPAINT, image_files, read_mask
 
 IMAGE_SIZE = 128
 MASK_SOURCES = (*MASK_KINDS, "files")
 
 
-def read_mask(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
-    """A hole mask from an image file: (H, W) bool, True where the file is bright (> 0.5 luma).
-
-    ``size`` (H, W), when given, must match the file's size, else TranslateError.
-    """
-    image = read_image(path)
-    if size is not None and image.size != tuple(size):
-        raise TranslateError(f"mask {path} is {image.size[1]}x{image.size[0]} but the image is {size[1]}x{size[0]}; "
-                             f"the mask must have the image's size (white = hole)")
-    return cv2.cvtColor(image.rgb, cv2.COLOR_RGB2GRAY) > 0.5
-
-
 class InpaintDataset(_SeededDataset):
-    """Random 128x128 crops of the images in ``folders`` with random holes (see the module doc)."""
+    """Random 128x128 crops of the images of the layouts ``folders`` with random holes (see the module doc)."""
 
     def __init__(self, folders: Sequence[str | os.PathLike], mask_kinds: Sequence[str] = MASK_SOURCES[:3],
                  mask_dir: str | os.PathLike | None = None, flip: bool = True, seed: int = 0):
         super().__init__(seed)
-        self.files = images_in_folders(folders, "a folder of training images")
+        found = [INPAINT.find(folder).require() for folder in folders]
+        self.files = refuse_empty([p for f in found for p in f.training_files()])
         if not self.files:
             raise TranslateError("no training images for inpainting: give --data DIR (a folder of images)")
         bad = [k for k in mask_kinds if k not in MASK_SOURCES]
@@ -58,9 +50,13 @@ class InpaintDataset(_SeededDataset):
         self.mask_kinds = list(mask_kinds)
         self.mask_files: list[Path] = []
         if "files" in self.mask_kinds:
+            if mask_dir is None:
+                role = INPAINT.mask_roles[0]  # masks/
+                mask_dir = next((f.folders[role] for f in found if role in f.folders), None)
             if mask_dir is None or not Path(mask_dir).is_dir():
-                raise TranslateError(f"mask kind 'files' needs --mask-dir DIR (a folder of mask images); got {mask_dir}")
-            self.mask_files = image_files(Path(mask_dir))
+                raise TranslateError(f"mask kind 'files' needs --mask-dir DIR (a folder of mask images) or a masks/ "
+                                     f"folder in --data; got {mask_dir}")
+            self.mask_files = refuse_empty(image_files(mask_dir))
             if not self.mask_files:
                 raise TranslateError(f"--mask-dir {mask_dir}: no mask images found")
         steps: list[Any] = [A.Lambda(image=_enlarge_small), A.RandomCrop(IMAGE_SIZE, IMAGE_SIZE)]

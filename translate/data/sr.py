@@ -9,7 +9,6 @@ and rotated by multiples of 90 degrees, and its LR version made with MATLAB's bi
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,44 +16,17 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from translate.data.degradations import imresize_matlab
+from translate.data.datasets import refuse_empty
+from translate.data.degradations import make_lr, modcrop
 from translate.errors import TranslateError
-from translate.data.datasets import images_in_folders
 from translate.imageio import read_image, to_uint
+from translate.layouts import SR, split_folders
 
-__all__ = ["SRDataset", "split_folders", "make_lr", "modcrop"]
-
-
-def split_folders(data: str) -> list[Path]:
-    """``--data`` value -> folders: one folder, or several separated by commas or ``os.pathsep``."""
-    parts = [p.strip() for p in re.split(rf"[,{re.escape(os.pathsep)}]", str(data)) if p.strip()]
-    if not parts:
-        raise TranslateError("--data is empty; give a folder of HR images (or several separated by commas)")
-    return [Path(p) for p in parts]
-
-
-def modcrop(hr: np.ndarray, scale: int) -> np.ndarray:
-    """Crop an (H, W[, C]) image at the bottom / right to multiples of ``scale`` (as the SR benchmarks do)."""
-    h, w = hr.shape[:2]
-    return hr[: h - h % scale, : w - w % scale]
-
-
-def make_lr(hr: np.ndarray, scale: int) -> np.ndarray:
-    """The LR image of an (H, W, 3) HR image: MATLAB bicubic ``imresize(hr, 1/scale)``.
-
-    ``hr`` uint8 -> uint8 (rounded after each axis as MATLAB does); float in [0, 1] -> float
-    in [0, 1] rounded to 8-bit levels. H and W must be multiples of ``scale``.
-    """
-    if hr.shape[0] % scale or hr.shape[1] % scale:
-        raise ValueError(f"HR size {hr.shape[:2]} is not a multiple of the scale {scale}; modcrop it first")
-    if hr.dtype == np.uint8:
-        return imresize_matlab(hr, 1.0 / scale)
-    lr = imresize_matlab(hr.astype(np.float64), 1.0 / scale)
-    return (np.clip(np.round(lr * 255.0), 0, 255) / 255.0).astype(np.float32)
+__all__ = ["SRDataset", "split_folders", "make_lr", "modcrop"]  # the last three re-exported from their homes
 
 
 class SRDataset(Dataset):
-    """Random (LR, HR) crop pairs from folders of HR images.
+    """Random (LR, HR) crop pairs from folders of HR images (or SR layouts: their ``HR/`` folder).
 
     Items are ``{"lr": (3, P/scale, P/scale), "hr": (3, P, P), "path": str}`` float32 tensors in
     [0, 1] with ``P = patch_size``. ``repeat`` crops are taken per image and epoch (an epoch has
@@ -76,7 +48,8 @@ class SRDataset(Dataset):
         self.files: list[Path] = []
         self.images: list[np.ndarray] = []
         self.skipped: list[Path] = []
-        for path in images_in_folders(folders, "a folder of HR images (an SR dataset)"):
+        # each folder is an SR layout (HR/ [+ LR_x<N>/], see translate.layouts.SR) or itself a folder of HR images
+        for path in refuse_empty([p for f in folders for p in SR.find(f).require().training_files()]):
             rgb = to_uint(read_image(path).rgb)
             if min(rgb.shape[:2]) < patch_size:
                 self.skipped.append(path)

@@ -1,18 +1,21 @@
 """The backbone library: generators and discriminators shared by every recipe.
 
-Generators are built by name from a registry (as timm does): ``build_generator(arch=...,
-**kwargs)`` where the keyword arguments are exactly those stored in a model card's
-``generator`` field, so any card or checkpoint rebuilds its network from data alone.
+Generators are built by name from the architecture table (:mod:`translate.architectures`, as
+timm's registry): ``build_generator(arch=..., **kwargs)`` where the keyword arguments are
+exactly those stored in a model card's ``generator`` field, so any card or checkpoint rebuilds
+its network from data alone.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
 
+from translate import architectures
 from translate.errors import TranslateError
 from translate.nets.discriminators import MultiscaleDiscriminator, PatchDiscriminator, PixelDiscriminator
 from translate.nets.layers import init_weights, norm_layer, precise_batchnorm
@@ -22,44 +25,8 @@ from translate.nets.unet import UnetGenerator
 __all__ = [
     "ResnetGenerator", "ResnetBlock", "UnetGenerator", "PatchDiscriminator", "PixelDiscriminator",
     "MultiscaleDiscriminator", "init_weights", "norm_layer", "precise_batchnorm", "build_generator",
-    "build_discriminator", "register_generator", "load_generator_state", "infer_generator_config", "describe",
+    "build_discriminator", "load_generator_state", "infer_generator_config", "describe",
 ]
-
-_GENERATORS: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register_generator(pattern: str) -> Callable:
-    """Register a factory for architecture names matching the regex ``pattern``.
-
-    The factory receives the match object as ``match`` plus the card's keyword arguments.
-    """
-    def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        _GENERATORS[pattern] = fn
-        return fn
-    return deco
-
-
-@register_generator(r"resnet_(\d+)blocks")
-def _resnet(match: re.Match, **kw: Any) -> nn.Module:
-    return ResnetGenerator(n_blocks=int(match.group(1)), **kw)
-
-
-@register_generator(r"unet_(\d+)")
-def _unet(match: re.Match, num_downs: int | None = None, **kw: Any) -> nn.Module:
-    size = int(match.group(1))
-    if num_downs is None:
-        if size & (size - 1):
-            raise ValueError(f"unet_{size}: size must be a power of two (or pass num_downs)")
-        num_downs = size.bit_length() - 1
-    return UnetGenerator(num_downs=num_downs, **kw)
-
-
-from translate.nets.srresnet import build_srresnet  # noqa: E402  (SRResNet: arch "srresnet", kwargs scale, ...)
-register_generator(r"srresnet")(lambda match, **kw: build_srresnet(**kw))
-from translate.nets.context_encoder import ContextEncoder  # noqa: E402  (inpainting: arch "context_encoder")
-from translate.nets.derain import DerainGenerator  # noqa: E402  (ID-CGAN de-raining: arch "derain")
-register_generator(r"derain")(lambda match, **kw: DerainGenerator(**kw))
-register_generator(r"context_encoder")(lambda match, **kw: ContextEncoder(**kw))
 
 
 def build_generator(arch: str, **kwargs: Any) -> nn.Module:
@@ -67,20 +34,17 @@ def build_generator(arch: str, **kwargs: Any) -> nn.Module:
     ``unet_256``, ``unet_128``) with the keyword arguments of its class (``input_nc``,
     ``output_nc``, ``ngf``, ``norm``, ``use_dropout``, ``padding_type`` ...).
 
-    Unknown architectures raise :class:`TranslateError` listing the known patterns.
+    The name is looked up in :data:`translate.architectures.GENERATORS`, whose row names the
+    factory and the arguments the name gives it; unknown architectures raise
+    :class:`TranslateError` listing the known names.
     """
-    for pattern, factory in _GENERATORS.items():
-        m = re.fullmatch(pattern, arch)
-        if m:
-            try:
-                return factory(m, **kwargs)
-            except TypeError as e:
-                raise TranslateError(f"bad options for generator '{arch}': {e}") from None
-    known = ", ".join(p.replace(r"(\d+)", "N") for p in _GENERATORS)
-    raise TranslateError(f"unknown generator architecture '{arch}'; known: {known}")
-
-
-DISCRIMINATORS = ("basic", "n_layers", "pixel", "multiscale")
+    entry, m = architectures.lookup(arch)
+    module, _, name = entry.factory.partition(":")
+    factory = getattr(importlib.import_module(module), name)
+    try:
+        return factory(**{**kwargs, **entry.name_kwargs(m, kwargs)})
+    except TypeError as e:
+        raise TranslateError(f"bad options for generator '{arch}': {e}") from None
 
 
 def build_discriminator(arch: str = "basic", input_nc: int = 3, ndf: int = 64, n_layers: int = 3,
@@ -95,7 +59,7 @@ def build_discriminator(arch: str = "basic", input_nc: int = 3, ndf: int = 64, n
         return PixelDiscriminator(input_nc, ndf, norm)
     if arch == "multiscale":
         return MultiscaleDiscriminator(input_nc, ndf, n_layers, norm, num_D)
-    raise TranslateError(f"unknown discriminator '{arch}'; use one of {', '.join(DISCRIMINATORS)}")
+    raise TranslateError(f"unknown discriminator '{arch}'; use one of {', '.join(architectures.DISCRIMINATORS)}")
 
 
 def describe(generator: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ from copy import deepcopy
 import torch
 import torch.nn as nn
 
-NORMS = ("batch", "instance", "none")
+from translate.architectures import INIT_TYPES, NORMS
 
 
 def norm_layer(norm: str, channels: int) -> nn.Module:
@@ -30,9 +30,6 @@ def norm_layer(norm: str, channels: int) -> nn.Module:
 def conv_bias(norm: str) -> bool:
     """Convolutions followed by BatchNorm carry no bias (BatchNorm has its own shift)."""
     return norm != "batch"
-
-
-INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 
 
 def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02) -> nn.Module:

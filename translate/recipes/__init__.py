@@ -56,7 +56,9 @@ class Recipe:
     object). The base class turns those dicts into the checkpoint entries, so a recipe only adds
     what else it owns (e.g. image pools) via :meth:`extra_state` / :meth:`load_extra_state`.
     Networks are built by ``__init__`` on ``device`` from the current torch RNG state (the
-    trainer seeds it first).
+    trainer seeds it first). ``train_step`` calls ``self.scaling.backward(loss)`` and
+    ``self.scaling.step(optimizer)`` instead of ``loss.backward()`` / ``optimizer.step()``: the
+    trainer hands the recipe its :class:`~translate.precision.LossScaler` there (fp16 loss scaling).
     """
 
     name: ClassVar[str]
@@ -71,6 +73,9 @@ class Recipe:
         self.nets: dict[str, torch.nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, Any] = {}
+        from translate.precision import LossScaler  # (torch: only once a recipe is built)
+
+        self.scaling: LossScaler = LossScaler()  # plain backward / step until the trainer hands its own
 
     @classmethod
     def build_dataset(cls, config: TrainConfig) -> "Dataset":

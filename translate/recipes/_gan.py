@@ -8,12 +8,13 @@ from typing import Any, Iterable
 import torch
 import torch.nn as nn
 
-from translate.cards import ModelCard, size_multiple
+from translate.architectures import size_multiple
+from translate.cards import ModelCard
 from translate.config import GANConfig, TrainConfig
 from translate.diffaugment import augmented, parse_policy
 from translate.losses import GANLoss, gradient_penalty
 from translate.nets import build_discriminator, build_generator, init_weights
-from translate.precision import backward, step
+from translate.precision import LossScaler
 from translate.recipes import HealthSignals
 
 
@@ -75,13 +76,13 @@ def discriminator_loss(gan: GANLoss, net_d: nn.Module, real: torch.Tensor, fake:
 
 
 def discriminator_step(gan: GANLoss, net_d: nn.Module, optimizer: torch.optim.Optimizer, real: torch.Tensor,
-                       fake: torch.Tensor, lambda_gp: float) -> dict[str, torch.Tensor]:
-    """One optimiser step of ``net_d`` on :func:`discriminator_loss` (loss-scaled under fp16
-    through :mod:`translate.precision`); returns the loss parts as ``D_real``, ``D_fake``[, ``D_gp``]."""
+                       fake: torch.Tensor, lambda_gp: float, *, scaling: LossScaler) -> dict[str, torch.Tensor]:
+    """One optimiser step of ``net_d`` on :func:`discriminator_loss` through the recipe's
+    ``scaling`` (loss-scaled under fp16); returns the loss parts as ``D_real``, ``D_fake``[, ``D_gp``]."""
     optimizer.zero_grad(set_to_none=True)
     loss, parts = discriminator_loss(gan, net_d, real, fake, lambda_gp)
-    backward(loss)
-    step(optimizer)
+    scaling.backward(loss)
+    scaling.step(optimizer)
     return {f"D_{k}": v for k, v in parts.items()}
 
 

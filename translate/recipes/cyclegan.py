@@ -19,13 +19,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from translate.cards import size_multiple
+from translate.architectures import size_multiple
 from translate.config import GANConfig, opt
 from translate.data.datasets import UnalignedDataset
 from translate.errors import TranslateError
 from translate.losses import GANLoss, ImagePool
 from translate.recipes import HealthSignals, Recipe, register
-from translate.precision import backward, step
 from translate.recipes._gan import (adam, discriminator_loss, gan_health_signals, generator_card, linear_decay,
                                     make_discriminator, make_generator, seen_by_discriminator, set_requires_grad)
 
@@ -106,19 +105,19 @@ class CycleGAN(Recipe):
             weight = cfg.lambda_identity * cfg.lambda_cycle
             losses["idt_A"] = F.l1_loss(G_A(real_B), real_B) * weight
             losses["idt_B"] = F.l1_loss(G_B(real_A), real_A) * weight
-        backward(sum(losses.values()))
-        step(self.optimizers["G"])
+        self.scaling.backward(sum(losses.values()))
+        self.scaling.step(self.optimizers["G"])
 
         set_requires_grad([D_A, D_B], True)
         self.optimizers["D"].zero_grad(set_to_none=True)
         for d_name, net_d, real, fake, pool in (("D_A", D_A_sees, real_B, fake_B, self.pools["B"]),
                                                 ("D_B", D_B_sees, real_A, fake_A, self.pools["A"])):
             loss_d, parts = discriminator_loss(self.gan, net_d, real, pool.query(fake), cfg.lambda_gp)
-            backward(loss_d)
+            self.scaling.backward(loss_d)
             losses[d_name] = loss_d
             if "gp" in parts:
                 losses[f"{d_name}_gp"] = parts["gp"]
-        step(self.optimizers["D"])
+        self.scaling.step(self.optimizers["D"])
 
         self.visuals = [t.detach() for t in (real_A, fake_B, rec_A, real_B, fake_A, rec_B)]
         return {k: float(v.item()) for k, v in losses.items()}

@@ -8,9 +8,10 @@ MSE(VGG(fake), VGG(clean)) + lambda_adv * GAN(D(rainy, fake))`` (1, 1 and 6.6e-3
 The perceptual term needs the VGG19 weights (torchvision's cache); ``--lambda-perceptual`` left
 unset uses 1 when they are cached and 0 (with a warning) when not, 0 turns it off.
 
-Data: ``--data DIR`` with rain/ and norain/ (real pairs, e.g. rain/rain-001.png <->
-norain/norain-001.png) or a folder of clean images; ``--synthetic-rain DIR[,DIR]`` adds clean
-images that get random light or heavy synthetic rain on the fly.
+Data: ``--data DIR``, a de-raining layout (:data:`translate.layouts.DERAIN`): rain/ and norain/
+(real pairs, e.g. rain/rain-001.png <-> norain/norain-001.png) or a folder of clean images;
+``--synthetic-rain DIR[,DIR]`` adds clean images that get random light or heavy synthetic rain on
+the fly.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 
 from translate.cards import ModelCard
 from translate.config import TrainConfig, flag_name, opt
-from translate.data.derain import RAIN_DIRS, DerainDataset
+from translate.data.derain import DerainDataset
 from translate.errors import TranslateError
 from translate.losses import GAN_MODES, GANLoss
 from translate.nets import build_discriminator, build_generator, init_weights
@@ -120,11 +121,8 @@ class Derain(Recipe):
 
     @classmethod
     def build_dataset(cls, config: DerainConfig) -> DerainDataset:
-        data = Path(config.data)
-        pairs = data if any((data / d).is_dir() for d in RAIN_DIRS) else None
-        clean = [data] if pairs is None else []
-        clean += [Path(d.strip()) for d in config.synthetic_rain.split(",") if d.strip()]
-        return DerainDataset(pairs, clean, crop_size=config.crop_size, flip=config.flip, seed=config.seed,
+        clean = [Path(d.strip()) for d in config.synthetic_rain.split(",") if d.strip()]
+        return DerainDataset(config.data, clean, crop_size=config.crop_size, flip=config.flip, seed=config.seed,
                              light_fraction=config.light_fraction, pair_repeat=config.pair_repeat,
                              clean_fraction=config.clean_fraction)
 

@@ -9,8 +9,10 @@ composite against the real image. Each iteration: D on real vs composite (detach
 ``0.5 * (real + fake)``; then G with ``lambda_rec * masked L2 + lambda_adv * GAN(D(composite))``
 (0.999 / 0.001). Adam with beta1 0.5; D's learning rate is ``--lr-d-ratio`` (0.1) times G's.
 
-Data: ``--data DIR`` (and ``--more-data DIR[,DIR]``): folders of clean images; 128x128 random
-crops with holes of the kinds in ``--masks`` (centre, block, strokes, files from ``--mask-dir``).
+Data: ``--data DIR`` (and ``--more-data DIR[,DIR]``): inpainting layouts
+(:data:`translate.layouts.INPAINT`: clean images in ``images/`` or the folder itself, optional
+``masks/``); 128x128 random crops with holes of the kinds in ``--masks`` (centre, block, strokes,
+files from ``--mask-dir``, by default the layout's ``masks/``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ class InpaintConfig(TrainConfig):
     more_data: str = opt("", "comma-separated further folders of training images", resumable=True, metavar="DIRS")
     masks: str = opt("centre,block,strokes", f"comma-separated hole kinds drawn per image: {', '.join(MASK_SOURCES)}",
                      metavar="KINDS")
-    mask_dir: str = opt("", "folder of mask images (white = hole) for --masks files", metavar="DIR")
+    mask_dir: str = opt("", "folder of mask images (white = hole) for --masks files (default: masks/ in --data)",
+                        metavar="DIR")
     ngf: int = opt(32, "generator filters in the first conv layer")
     max_channels: int = opt(128, "most channels of any encoder / decoder layer")
     bottleneck: int = opt(4000, "channels of the 1x1 bottleneck code")

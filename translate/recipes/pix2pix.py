@@ -18,12 +18,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from translate.cards import size_multiple
+from translate.architectures import size_multiple
 from translate.config import GANConfig, opt
 from translate.data.datasets import AlignedDataset
 from translate.losses import GANLoss, ImagePool
 from translate.recipes import HealthSignals, Recipe, register
-from translate.precision import backward, step
 from translate.recipes._gan import (adam, discriminator_step, gan_health_signals, generator_card, linear_decay,
                                     make_discriminator, make_generator, seen_by_discriminator, set_requires_grad)
 
@@ -79,14 +78,15 @@ class Pix2Pix(Recipe):
         D_sees = seen_by_discriminator(D, cfg, (cfg.input_nc, cfg.output_nc))
 
         d_losses = discriminator_step(self.gan, D_sees, self.optimizers["D"], torch.cat([real_A, real_B], 1),
-                                      self.pool.query(torch.cat([real_A, fake_B], 1)), cfg.lambda_gp)
+                                      self.pool.query(torch.cat([real_A, fake_B], 1)), cfg.lambda_gp,
+                                      scaling=self.scaling)
 
         set_requires_grad([D], False)  # G's loss needs no gradients for D's weights
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss_G_GAN = self.gan(D_sees(torch.cat([real_A, fake_B], 1)), True, for_discriminator=False)
         loss_G_L1 = F.l1_loss(fake_B, real_B) * cfg.lambda_L1
-        backward(loss_G_GAN + loss_G_L1)
-        step(self.optimizers["G"])
+        self.scaling.backward(loss_G_GAN + loss_G_L1)
+        self.scaling.step(self.optimizers["G"])
         set_requires_grad([D], True)
 
         self.visuals = [real_A.detach(), fake_B.detach(), real_B.detach()]

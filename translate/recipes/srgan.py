@@ -5,7 +5,8 @@ loss (L1 by default, ``--pixel-loss mse`` as the paper): the PSNR-oriented model
 starts from that generator (``--pretrained RUN_DIR_OR_CHECKPOINT``) and fine-tunes it against a
 VGG-style discriminator with ``lambda_content * VGG19 feature loss + lambda_adv * adversarial
 (+ lambda_pixel * pixel)``; the VGG19 ImageNet weights must be in torchvision's cache.
-Data: one or more folders of HR images (``--data T91,BSD200``); LR inputs are made on the fly with
+Data: one or more folders of HR images (``--data T91,BSD200``) or SR layouts (their ``HR/``, as
+`translate convert sr` writes them, :data:`translate.layouts.SR`); LR inputs are made on the fly with
 MATLAB bicubic downscaling (:class:`~translate.data.sr.SRDataset`). The generator sees RGB in
 [0, 1] (card mean 0, std 1). ``--load-size``, ``--crop-size`` and ``--preprocess`` are not used:
 ``--patch-size`` is the HR crop.
