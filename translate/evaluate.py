@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from translate.architectures import GENERATORS
 from translate.data.degradations import imresize_matlab, make_lr, modcrop
 from translate.errors import TranslateError
 from translate.imageio import list_images, read_image, to_uint
@@ -194,7 +195,7 @@ def evaluate_derain(model: str | None, input_dir: str | os.PathLike, target_dir:
 
 
 HOLE_METRICS = ("psnr_hole", "l1_hole")
-INPAINT_SIZE = 128
+INPAINT_SIZE = GENERATORS["context_encoder"].fixed_size  # the crop the context encoder sees (128)
 
 
 @dataclass

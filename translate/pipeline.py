@@ -263,9 +263,6 @@ def translate_image(image: Image, backend: Backend, card: ModelCard, *, tile: in
     return rgb, alpha
 
 
-INPAINT_WINDOW = 128  # the context encoder's input size
-
-
 def read_mask_file(path: str | Path, size: tuple[int, int]) -> np.ndarray:
     """An inpainting mask file as (H, W) bool, True where it is white (luma > 0.5) = the hole.
 
@@ -298,7 +295,7 @@ def _as_hole(mask: np.ndarray, size: tuple[int, int], source: str = "the mask") 
     return hole_mask(mask)
 
 
-def inpaint_windows(hole: np.ndarray, window: int = INPAINT_WINDOW, merge: int = 8) -> list[tuple[int, int, int]]:
+def inpaint_windows(hole: np.ndarray, window: int, merge: int = 8) -> list[tuple[int, int, int]]:
     """Square context windows ``(top, left, side)`` covering each hole of an (H, W) bool mask.
 
     Holes closer than ``merge`` px share a window. Each window is centred on its hole's bounding
@@ -337,7 +334,7 @@ def _reflect_crop(a: np.ndarray, top: int, left: int, side: int) -> np.ndarray:
 
 
 def inpaint_image(rgb: np.ndarray, hole: np.ndarray, backend: Backend, *, mean: float, std: float,
-                  window: int = INPAINT_WINDOW) -> np.ndarray:
+                  window: int) -> np.ndarray:
     """Fill the holes of an (H, W, 3) float32 image in [0, 1]; ``hole`` is (H, W) bool (True = fill).
 
     Each window of :func:`inpaint_windows` is cut out (reflecting the image beyond its borders),
@@ -379,11 +376,11 @@ class Translator:
     image file and writes the result atomically. The PyTorch path (:mod:`translate.inference`)
     and the ONNX runtime (:mod:`translate.runtime`) differ only in ``backend``.
 
-    Inpainting models (card task ``inpaint``) need ``mask``: an (H, W) array (bool, or white =
-    hole) or, for ``translate_file``, a mask image file of the image's size; the image must be
-    RGB. Holes are filled window by window (:func:`inpaint_image`), known pixels are kept. A
-    missing or mis-sized mask, a mask given to another model or a gray image raise
-    :class:`TranslateError`.
+    Inpainting models (card ``inputs`` ``("image", "mask")``) need ``mask``: an (H, W) array
+    (bool, or white = hole) or, for ``translate_file``, a mask image file of the image's size;
+    the image must be RGB. Holes are filled window by window at the card's ``fixed_size``
+    (:func:`inpaint_image`), known pixels are kept. A missing or mis-sized mask, a mask given to
+    another model or a gray image raise :class:`TranslateError`.
 
     ``model_file`` (the weights or ONNX file, when there is one) is named in errors about the
     model and is never overwritten by ``translate_file``, nor are its ``src`` and ``mask``.
@@ -405,7 +402,8 @@ class Translator:
 
     @property
     def needs_mask(self) -> bool:
-        return self.card.task == "inpaint"
+        """Whether the model takes a hole mask besides the image (the card's ``inputs``)."""
+        return "mask" in self.card.inputs
 
     def _check_mask(self, image: Image, mask: object, source: str) -> None:
         if self.needs_mask:
@@ -432,9 +430,12 @@ class Translator:
         self.check_tiling(tile, tile_overlap)
         try:
             if hole is not None:
-                extra = self.card.extra or {}
+                window = self.card.fixed_size
+                if window is None:
+                    raise TranslateError(f"model {self.model_file or self.card.name}: its card takes a mask but gives no "
+                                         f"fixed_size to fill holes at; export or save it again", stop_batch=True)
                 return inpaint_image(image.rgb, hole, self.backend, mean=self.card.mean, std=self.card.std,
-                                     window=int(extra.get("image_size", INPAINT_WINDOW))), image.alpha
+                                     window=window), image.alpha
             return translate_image(image, self.backend, self.card, tile=tile, tile_overlap=tile_overlap)
         except BackendError as e:  # the same for every image: the model, not the image, is wrong
             raise TranslateError(f"model {self.model_file or self.card.name}: {e}; the model does not match its "

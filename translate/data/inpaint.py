@@ -24,13 +24,14 @@ import cv2
 import numpy as np
 import torch
 
+from translate.architectures import GENERATORS
 from translate.data.datasets import _SeededDataset, refuse_empty, to_tensor
 from translate.data.degradations import MASK_KINDS, make_mask
 from translate.errors import TranslateError
 from translate.imageio import read_image
 from translate.layouts import INPAINT, image_files, read_mask
 
-IMAGE_SIZE = 128
+IMAGE_SIZE = GENERATORS["context_encoder"].fixed_size  # the context encoder's one input side (128)
 MASK_SOURCES = (*MASK_KINDS, "files")
 
 

@@ -31,7 +31,6 @@ from translate.data.derain import DerainDataset
 from translate.errors import TranslateError
 from translate.losses import GAN_MODES, GANLoss
 from translate.nets import build_discriminator, build_generator, init_weights
-from translate.precision import backward, step
 from translate.recipes import Recipe, register
 from translate.recipes._gan import adam, discriminator_step, linear_decay, set_requires_grad
 
@@ -148,7 +147,7 @@ class Derain(Recipe):
         losses: dict[str, torch.Tensor] = {}
         if cfg.lambda_adv > 0:
             losses.update(discriminator_step(self.gan, D, self.optimizers["D"], torch.cat([rainy, clean], 1),
-                                             torch.cat([rainy, fake], 1), cfg.lambda_gp))
+                                             torch.cat([rainy, fake], 1), cfg.lambda_gp, scaling=self.scaling))
 
         set_requires_grad([D], False)
         self.optimizers["G"].zero_grad(set_to_none=True)
@@ -160,8 +159,8 @@ class Derain(Recipe):
         if cfg.lambda_adv > 0:
             losses["G_GAN"] = self.gan(D(torch.cat([rainy, fake], 1)), True, for_discriminator=False) * cfg.lambda_adv
             total = total + losses["G_GAN"]
-        backward(total)
-        step(self.optimizers["G"])
+        self.scaling.backward(total)
+        self.scaling.step(self.optimizers["G"])
         set_requires_grad([D], True)
 
         self.visuals = [rainy.detach(), fake.detach().clamp(-1, 1), clean.detach()]

@@ -28,7 +28,6 @@ from translate.data.inpaint import IMAGE_SIZE, MASK_SOURCES, InpaintDataset
 from translate.errors import TranslateError
 from translate.losses import GAN_MODES, GANLoss
 from translate.nets import build_discriminator, build_generator, init_weights
-from translate.precision import backward, step
 from translate.recipes import Recipe, register
 from translate.recipes._gan import adam, discriminator_step, linear_decay, set_requires_grad
 
@@ -135,7 +134,8 @@ class Inpaint(Recipe):
 
         losses: dict[str, torch.Tensor] = {}
         if cfg.lambda_adv > 0:
-            losses.update(discriminator_step(self.gan, D, self.optimizers["D"], real, composite, cfg.lambda_gp))
+            losses.update(discriminator_step(self.gan, D, self.optimizers["D"], real, composite, cfg.lambda_gp,
+                                             scaling=self.scaling))
 
         set_requires_grad([D], False)
         self.optimizers["G"].zero_grad(set_to_none=True)
@@ -145,8 +145,8 @@ class Inpaint(Recipe):
         if cfg.lambda_adv > 0:
             losses["G_GAN"] = self.gan(D(composite), True, for_discriminator=False) * cfg.lambda_adv
             total = total + losses["G_GAN"]
-        backward(total)
-        step(self.optimizers["G"])
+        self.scaling.backward(total)
+        self.scaling.step(self.optimizers["G"])
         set_requires_grad([D], True)
 
         self.visuals = [(real * (1 - mask)).detach(), composite.detach(), real.detach()]
@@ -161,5 +161,5 @@ class Inpaint(Recipe):
                          std=0.5, multiple=IMAGE_SIZE, licence="user-trained", source="translate train inpaint",
                          description=f"context encoder inpainting (128x128, {cfg.bottleneck}-channel bottleneck) "
                                      f"trained by translate on {cfg.data}",
-                         extra={"image_size": IMAGE_SIZE, "masks": cfg.masks})
+                         extra={"masks": cfg.masks})  # inputs image + mask and fixed size: the architecture table
         return {"G": card.to_dict()}

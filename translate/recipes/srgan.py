@@ -28,7 +28,6 @@ from translate.errors import TranslateError
 from translate.losses import GANLoss
 from translate.nets import build_generator, describe
 from translate.nets.srresnet import VGGStyleDiscriminator
-from translate.precision import backward, step
 from translate.recipes import Recipe, register
 from translate.recipes._gan import adam, discriminator_step, linear_decay, set_requires_grad
 
@@ -157,12 +156,12 @@ class SRGAN(Recipe):
         if cfg.stage == "pretrain":
             self.optimizers["G"].zero_grad(set_to_none=True)
             loss = self._pixel(sr, hr)
-            backward(loss)
-            step(self.optimizers["G"])
+            self.scaling.backward(loss)
+            self.scaling.step(self.optimizers["G"])
             losses = {"G_pixel": loss}
         else:
             D = self.nets["D"]
-            d_losses = discriminator_step(self.gan, D, self.optimizers["D"], hr, sr, 0.0)
+            d_losses = discriminator_step(self.gan, D, self.optimizers["D"], hr, sr, 0.0, scaling=self.scaling)
 
             set_requires_grad([D], False)
             self.optimizers["G"].zero_grad(set_to_none=True)
@@ -173,8 +172,8 @@ class SRGAN(Recipe):
             if cfg.lambda_pixel:
                 losses["G_pixel"] = self._pixel(sr, hr) * cfg.lambda_pixel
                 total = total + losses["G_pixel"]
-            backward(total)
-            step(self.optimizers["G"])
+            self.scaling.backward(total)
+            self.scaling.step(self.optimizers["G"])
             set_requires_grad([D], True)
             losses.update(d_losses)
         up = F.interpolate(lr, scale_factor=cfg.scale, mode="nearest")
