@@ -45,7 +45,7 @@ from tqdm import tqdm
 from translate.data.degradations import MASK_KINDS, RainParams, add_rain, imresize_matlab, make_mask, random_rain_params
 from translate.config import check_number
 from translate.errors import TranslateError
-from translate.layouts import ALIGNED, DERAIN, SR, Found, Layout, lr_folder, split_aligned
+from translate.layouts import ALIGNED, DERAIN, SR, UNALIGNED, Found, Layout, lr_folder, split_aligned
 from translate.layouts import layout as find_layout
 from translate.fileio import atomic_write_bytes, atomic_write_text
 from translate.imageio import IMAGE_EXTENSIONS, Image, encode_image, read_image, to_uint
@@ -609,7 +609,7 @@ def aligned_from_unpaired(src_dir: str | os.PathLike, out_dir: str | os.PathLike
     """
     root = _existing_dir(src_dir)
     out = _prepare_output(out_dir, [root], options)
-    if not ((root / "trainA").is_dir() and (root / "trainB").is_dir()):
+    if not all((root / name).is_dir() for name in UNALIGNED.folders):  # trainA/, trainB/
         raise TranslateError(f"{root}: needs trainA/ and trainB/ folders (found: "
                              f"{', '.join(sorted(p.name for p in root.iterdir() if p.is_dir())) or 'none'})")
     skipped: list[tuple[str, str]] = []

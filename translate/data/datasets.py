@@ -204,8 +204,8 @@ class UnalignedDataset(_SeededDataset):
                  preprocess: str = "resize_and_crop", flip: bool = True, seed: int = 0,
                  input_nc: int = 3, output_nc: int = 3, multiple: int = 4):
         super().__init__(seed)
-        found = UNALIGNED.find(root).require()
-        self.files_A, self.files_B = refuse_empty(found.files["trainA"]), refuse_empty(found.files["trainB"])
+        files = UNALIGNED.find(root).require().files
+        self.files_A, self.files_B = (refuse_empty(files[role]) for role in UNALIGNED.folders)  # trainA/, trainB/
         self.input_nc, self.output_nc = input_nc, output_nc
         self.transform = build_transform(preprocess, load_size, crop_size, flip, multiple)
 
