@@ -313,8 +313,10 @@ def write_image(
     atomic_write_bytes(path, encode_image(rgb, path.suffix, alpha, bit_depth, quality), protect=protect)
 
 
-def list_images(spec: str | os.PathLike) -> list[Path]:
-    """Expand a file, a folder (its image files, sorted, not recursive) or a glob pattern.
+def list_images(spec: str | os.PathLike, extensions: Iterable[str] = IMAGE_EXTENSIONS,
+                what: str = "image files") -> list[Path]:
+    """Expand a file, a folder (its files with one of ``extensions``, sorted, not recursive) or a
+    glob pattern; ``what`` names those files in the error for a folder without any.
 
     Files named explicitly or matched by a glob are kept whatever their suffix, so a broken
     file is reported when read rather than silently ignored. Raises :class:`TranslateError`
@@ -325,11 +327,11 @@ def list_images(spec: str | os.PathLike) -> list[Path]:
         return [p]
     if os.path.isdir(p):
         try:
-            files = sorted(f for f in p.iterdir() if os.path.isfile(f) and f.suffix.lower() in IMAGE_EXTENSIONS)
+            files = sorted(f for f in p.iterdir() if os.path.isfile(f) and f.suffix.lower() in extensions)
         except OSError as e:
             raise TranslateError(f"{p}: cannot list the folder ({e.strerror or e})") from None
         if not files:
-            raise TranslateError(f"{p}: folder has no image files ({', '.join(IMAGE_EXTENSIONS)})")
+            raise TranslateError(f"{p}: folder has no {what} ({', '.join(extensions)})")
         return files
     if any(ch in str(spec) for ch in "*?["):
         files = sorted(Path(f) for f in _glob.glob(str(spec), recursive=True) if os.path.isfile(f))

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -174,26 +174,11 @@ def run_backend(
     Raises ValueError for inconsistent arguments, :class:`BackendError` for a backend returning
     the wrong shape.
     """
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be (H, W, 3), got {rgb.shape}")
-    if in_channels not in (1, 3):
-        raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
-    if multiple < 1 or scale < 1 or batch_size < 1:
-        raise ValueError(f"multiple, scale and batch_size must be >= 1, got {multiple}, {scale}, {batch_size}")
+    _check_arguments(in_channels, multiple, scale, batch_size)
     if tile:
         check_tiling(tile, tile_overlap, multiple)
     height, width = rgb.shape[:2]
-
-    x = rgb.astype(np.float32)
-    if in_channels == 1:
-        x = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)[..., None]  # 0.299 R + 0.587 G + 0.114 B
-    x = (x - np.float32(mean)) / np.float32(std)
-    if extra_inputs is not None:
-        if extra_inputs.shape[:2] != (height, width):
-            raise ValueError(f"extra_inputs {extra_inputs.shape} must be (H, W[, K]) with (H, W) = {(height, width)}")
-        extra = extra_inputs.reshape(height, width, -1).astype(np.float32)
-        x = np.concatenate([x, extra], axis=2)
-
+    x = _network_input(rgb, mean, std, in_channels, extra_inputs)
     # Tiles cover the image padded to the multiple, exactly as the untiled path pads it, so a
     # network sees the same content beyond the image's bottom/right edge either way.
     x, _ = pad_to_multiple(x, multiple, min_side=MIN_SIDE)
@@ -208,6 +193,53 @@ def run_backend(
         y = _call(backend, [x[:tile_h, :tile_w]], scale)[0]
     else:
         y = _blend_tiles(x, backend, boxes, tile_h, tile_w, tile_overlap, scale, batch_size)
+    return _network_output(y, height, width, scale, mean, std)
+
+
+def run_backend_batch(rgbs: Sequence[np.ndarray], backend: Backend, *, mean: float, std: float, multiple: int,
+                      scale: int = 1, in_channels: int = 3) -> list[np.ndarray]:
+    """Translate several (H, W, 3) float32 images of one size in a single backend call (B = their
+    count, e.g. the frames of a video), untiled; each result is what :func:`run_backend` gives
+    for that image alone (networks without batch statistics), up to the float rounding of a
+    batched convolution (at most 1 level of 255 in tests)."""
+    _check_arguments(in_channels, multiple, scale, 1)
+    if not rgbs:
+        return []
+    height, width = rgbs[0].shape[:2]
+    if any(rgb.shape[:2] != (height, width) for rgb in rgbs):
+        raise ValueError(f"images of one batch must have one size, got {sorted({r.shape for r in rgbs})}")
+    xs = [pad_to_multiple(_network_input(rgb, mean, std, in_channels), multiple, min_side=MIN_SIDE)[0]
+          for rgb in rgbs]
+    return [_network_output(y, height, width, scale, mean, std) for y in _call(backend, xs, scale)]
+
+
+def _check_arguments(in_channels: int, multiple: int, scale: int, batch_size: int) -> None:
+    if in_channels not in (1, 3):
+        raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+    if multiple < 1 or scale < 1 or batch_size < 1:
+        raise ValueError(f"multiple, scale and batch_size must be >= 1, got {multiple}, {scale}, {batch_size}")
+
+
+def _network_input(rgb: np.ndarray, mean: float, std: float, in_channels: int,
+                   extra_inputs: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] -> the (H, W, C) float32 network input, not padded yet."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be (H, W, 3), got {rgb.shape}")
+    height, width = rgb.shape[:2]
+    x = rgb.astype(np.float32)
+    if in_channels == 1:
+        x = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)[..., None]  # 0.299 R + 0.587 G + 0.114 B
+    x = (x - np.float32(mean)) / np.float32(std)
+    if extra_inputs is not None:
+        if extra_inputs.shape[:2] != (height, width):
+            raise ValueError(f"extra_inputs {extra_inputs.shape} must be (H, W[, K]) with (H, W) = {(height, width)}")
+        extra = extra_inputs.reshape(height, width, -1).astype(np.float32)
+        x = np.concatenate([x, extra], axis=2)
+    return x
+
+
+def _network_output(y: np.ndarray, height: int, width: int, scale: int, mean: float, std: float) -> np.ndarray:
+    """The backend's (h*s, w*s, C_out) output of a padded (h, w) input -> (H*s, W*s, 3) in [0, 1]."""
     y = y[: height * scale, : width * scale]
     if y.shape[2] not in (1, 3):
         raise BackendError(f"backend returned {y.shape[2]} channels; expected 1 or 3")
@@ -251,16 +283,30 @@ def translate_image(image: Image, backend: Backend, card: ModelCard, *, tile: in
     returned unchanged for scale 1 and resized bicubically (clipped to [0, 1]) otherwise, or
     None when the image has none. Gray images are already RGB in ``image.rgb``.
     """
-    rgb = run_backend(
-        image.rgb, backend, mean=card.mean, std=card.std, multiple=card.multiple, scale=card.scale,
-        in_channels=int(card.generator.get("input_nc", 3)), tile=tile, tile_overlap=tile_overlap,
-        batch_size=batch_size,
-    )
-    alpha = image.alpha
-    if alpha is not None and card.scale != 1:
-        alpha = cv2.resize(alpha, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_CUBIC)
-        alpha = np.clip(alpha, 0.0, 1.0)
-    return rgb, alpha
+    return translate_images([image], backend, card, tile=tile, tile_overlap=tile_overlap, batch_size=batch_size)[0]
+
+
+def translate_images(images: Sequence[Image], backend: Backend, card: ModelCard, *, tile: int = 0,
+                     tile_overlap: int = 32, batch_size: int = 1) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """:func:`translate_image` for several images of one size (the frames of a video): untiled,
+    they go through the backend as one batch; tiled, one after the other (``batch_size`` tiles
+    at a time). Each result is the one :func:`translate_image` gives for that image (batched:
+    up to float rounding)."""
+    options = dict(mean=card.mean, std=card.std, multiple=card.multiple, scale=card.scale,
+                   in_channels=int(card.generator.get("input_nc", 3)))
+    if tile:
+        rgbs = [run_backend(i.rgb, backend, tile=tile, tile_overlap=tile_overlap, batch_size=batch_size, **options)
+                for i in images]
+    else:
+        rgbs = run_backend_batch([i.rgb for i in images], backend, **options)
+    return [(rgb, _scaled_alpha(image.alpha, rgb.shape[:2])) for image, rgb in zip(images, rgbs)]
+
+
+def _scaled_alpha(alpha: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | None:
+    """The alpha plane at the output's (H, W): bicubic, clipped to [0, 1], when the size changed."""
+    if alpha is None or alpha.shape == tuple(size):
+        return alpha
+    return np.clip(cv2.resize(alpha, (size[1], size[0]), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
 
 
 def read_mask_file(path: str | Path, size: tuple[int, int]) -> np.ndarray:
@@ -427,16 +473,27 @@ class Translator:
     def _run(self, image: Image, tile: int, tile_overlap: int,
              hole: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         """The model on a checked image (and, for inpainting, its (H, W) bool hole)."""
+        return self.translate_frames([image], tile=tile, tile_overlap=tile_overlap, hole=hole)[0]
+
+    def translate_frames(self, images: Sequence[Image], *, tile: int = 0, tile_overlap: int = 32,
+                         hole: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Run on decoded RGB images of one size (the frames of a video); returns (rgb, alpha) per image.
+
+        Untiled, the images go through the backend as one batch (:func:`translate_images`);
+        each result is :meth:`translate` of that image alone, up to float rounding. ``hole`` (H, W) bool is the
+        inpainting hole of every image (required by inpainting models, refused by others)."""
         self.check_tiling(tile, tile_overlap)
+        if (hole is not None) != self.needs_mask:
+            self._check_mask(images[0], hole, "the frames")
         try:
             if hole is not None:
                 window = self.card.fixed_size
                 if window is None:
                     raise TranslateError(f"model {self.model_file or self.card.name}: its card takes a mask but gives no "
                                          f"fixed_size to fill holes at; export or save it again", stop_batch=True)
-                return inpaint_image(image.rgb, hole, self.backend, mean=self.card.mean, std=self.card.std,
-                                     window=window), image.alpha
-            return translate_image(image, self.backend, self.card, tile=tile, tile_overlap=tile_overlap)
+                return [(inpaint_image(image.rgb, hole, self.backend, mean=self.card.mean, std=self.card.std,
+                                       window=window), image.alpha) for image in images]
+            return translate_images(images, self.backend, self.card, tile=tile, tile_overlap=tile_overlap)
         except BackendError as e:  # the same for every image: the model, not the image, is wrong
             raise TranslateError(f"model {self.model_file or self.card.name}: {e}; the model does not match its "
                                  f"card (export or save it again)", stop_batch=True) from None

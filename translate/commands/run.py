@@ -1,4 +1,4 @@
-"""`translate run MODEL INPUT [-o OUT]`: translate a file, a folder or a glob of images."""
+"""`translate run MODEL INPUT [-o OUT]`: translate a file, a folder or a glob of images and videos."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from translate.architectures import NORMS
 from translate.errors import TranslateError, printable
 from translate.fileio import FileSet, check_can_create, check_not_overwriting
 from translate.imageio import IMAGE_EXTENSIONS, check_format
+from translate.video import VIDEO_EXTENSIONS, check_video_format, is_video
 
 # An -o whose last suffix looks like a file format (".png", ".gif", ".tiff") names a file, not
 # a folder to create; "results.v2" stays a folder name.
@@ -26,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     ".safetensors model or an exported .onnx file. Output size = input size "
                     "(times the model's scale); alpha is kept. Inpainting models fill the white region of --mask.")
     p.add_argument("model", help="zoo name, checkpoint / run folder, .pth, .safetensors or .onnx file")
-    p.add_argument("input", help="an image file, a folder of images or a glob pattern (quote it)")
+    p.add_argument("input", help="an image or video file (.mp4, .mkv, .mov, .webm, .avi, animated .gif / .webp), "
+                   "a folder of them or a glob pattern (quote it)")
     p.add_argument("-o", "--output", help="output file (one input) or folder; default: next to each "
                    "input as <name>_<model>.png (a folder input gets a sibling folder <folder>_<model>)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda (or tensorrt for .onnx)")
@@ -34,6 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", type=int, default=0, help="process in tiles of N px (bounded memory); 0 = whole image")
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap between tiles in px (default 32)")
     p.add_argument("--ext", default=".png", help="output format for folder outputs (default .png)")
+    video = p.add_argument_group("videos", "a video keeps its frame rate, frame count, rotation and audio; "
+                                 "its output keeps the input's container (-o NAME.mkv etc. picks another)")
+    video.add_argument("--batch", type=int, default=1, help="frames per model call (default 1; more is faster on "
+                       "a GPU, uses more memory)")
+    video.add_argument("--codec", help="video encoder (default: libx264 for .mp4 .m4v .mov .mkv .avi, libvpx-vp9 for "
+                       ".webm; e.g. libx265, ffv1 for lossless)")
+    video.add_argument("--crf", type=int, help="constant-quality level of libx264 / libx265 / libvpx-vp9 / libsvtav1 "
+                       "(default 18 for H.264; lower = better, 0 = lossless)")
     p.add_argument("--mask", help="inpainting models: the hole mask (white = hole, the image's size), or a folder "
                    "of masks named like the inputs")
     p.set_defaults(func=run)
@@ -76,19 +86,19 @@ def plan_outputs(inputs: list[Path], input_spec: str, output: str | None, tag: s
                 raise TranslateError(f"-o {out}: names a file but there are {len(inputs)} inputs; give a folder "
                                      f"(e.g. -o {out.with_suffix('')})")
             try:
-                check_format(out.suffix)
+                check_video_format(out.suffix) if is_video(inputs[0]) else check_format(out.suffix)
             except TranslateError as e:
                 raise TranslateError(f"-o {out}: {e} (for a folder of that name, create it first)") from None
             targets = [out]
         else:
             if os.path.exists(out) and not os.path.isdir(out):
                 raise TranslateError(f"-o {out}: is a file but there are {len(inputs)} inputs; give a folder")
-            targets = [out / f"{p.stem}_{tag}{ext}" for p in inputs]
+            targets = [out / f"{p.stem}_{tag}{_output_ext(p, ext)}" for p in inputs]
     elif os.path.isdir(input_spec):
         folder = Path(input_spec)
-        targets = [folder.parent / f"{folder.name}_{tag}" / f"{p.stem}_{tag}{ext}" for p in inputs]
+        targets = [folder.parent / f"{folder.name}_{tag}" / f"{p.stem}_{tag}{_output_ext(p, ext)}" for p in inputs]
     else:
-        targets = [p.with_name(f"{p.stem}_{tag}{ext}") for p in inputs]
+        targets = [p.with_name(f"{p.stem}_{tag}{_output_ext(p, ext)}") for p in inputs]
     protected = FileSet([*inputs, *read])
     for t in targets:
         check_not_overwriting(t, protected)
@@ -97,6 +107,12 @@ def plan_outputs(inputs: list[Path], input_spec: str, output: str | None, tag: s
     for folder in dict.fromkeys(t.parent for t in targets):  # fail now, not after loading the model
         check_can_create(folder / targets[0].name)
     return targets
+
+
+def _output_ext(path: Path, ext: str) -> str:
+    """The suffix of ``path``'s output in a folder: ``ext`` for an image, the input's own
+    container for a video (``.MP4`` -> ``.mp4``)."""
+    return path.suffix.lower() if is_video(path) else ext
 
 
 def plan_masks(inputs: list[Path], mask: str | None) -> list[Path | None]:
@@ -159,15 +175,24 @@ def run(args: argparse.Namespace) -> int:
     from translate.inference import load, source_weights_file
     from translate.pipeline import check_tiling
     from translate.resilience import StopSignals, remove_stale_temp_files_of
+    from translate.video import Stopped, choose_encoder, translate_video
 
     try:
         check_tiling(args.tile, args.tile_overlap)
     except ValueError as e:
         raise TranslateError(str(e)) from None
-    inputs = list_images(args.input)
+    if args.batch < 1:
+        raise TranslateError(f"--batch must be >= 1, got {args.batch}")
+    inputs = list_images(args.input, (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS), what="image files or videos")
     masks = plan_masks(inputs, args.mask)
     targets = plan_outputs(inputs, args.input, args.output, _model_tag(args.model), args.ext,
                            read=[*dict.fromkeys(masks), source_weights_file(args.model, args.weights)])
+    if args.codec or args.crf is not None:  # a bad encoder fails before the model is loaded
+        videos = [dst for src, dst in zip(inputs, targets) if is_video(src)]
+        if not videos:
+            raise TranslateError("--codec / --crf apply to videos only; the input has none")
+        for suffix in dict.fromkeys(dst.suffix.lower() for dst in videos):
+            choose_encoder(suffix, args.codec, args.crf)
     translator = load(args.model, device=args.device, direction=args.direction, weights_file=args.weights,
                       arch=args.arch, norm=args.norm)
     if translator.needs_mask and args.mask is None:
@@ -191,8 +216,14 @@ def run(args: argparse.Namespace) -> int:
             if stop.requested:
                 break
             try:
-                translator.translate_file(src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask)
+                if is_video(src):
+                    translate_video(translator, src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask,
+                                    batch=args.batch, codec=args.codec, crf=args.crf, stop=lambda: stop.requested)
+                else:
+                    translator.translate_file(src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask)
                 done += 1
+            except Stopped:  # Ctrl-C / SIGTERM in the middle of a video: nothing of it was kept
+                break
             except TranslateError as e:
                 failed += 1
                 if e.stop_batch:  # the same for every remaining file: say it once and stop
