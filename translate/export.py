@@ -304,14 +304,14 @@ def _verify(model_bytes: bytes, net: "torch.nn.Module", card: ModelCard, batch: 
     import onnxruntime
 
     from translate.imageio import read_image
-    from translate.pipeline import center_crop, run_backend
+    from translate.pipeline import center_crop, min_side, run_backend
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
     comparison = _Comparison(net, session, card)
     m = card.multiple
-    base = m * math.ceil(64 / m)
+    base = m * math.ceil(max(64, min_side(card)) / m)
     first, second = (1 if batch == "dynamic" else batch), (2 if batch == "dynamic" else batch)
     sizes = [(base, base + m), (base + m, base)]
     if fixed_size(card) is not None:
@@ -328,10 +328,10 @@ def _verify(model_bytes: bytes, net: "torch.nn.Module", card: ModelCard, batch: 
         comparison.max_abs_diff = 0.0
         if batch == "dynamic":
             run_backend(rgb, comparison, mean=card.mean, std=card.std, multiple=m, scale=card.scale,
-                        in_channels=input_channels(card)[0])
+                        in_channels=input_channels(card)[0], smallest=min_side(card))
         else:  # a fixed batch of N: the same image N times
             run_backend(rgb, lambda x: comparison(np.repeat(x, batch, axis=0))[:1], mean=card.mean, std=card.std,
-                        multiple=m, scale=card.scale, in_channels=input_channels(card)[0])
+                        multiple=m, scale=card.scale, in_channels=input_channels(card)[0], smallest=min_side(card))
         checks.append((f"image {Path(path).name} {rgb.shape[0]}x{rgb.shape[1]}", comparison.max_abs_diff))
     return checks
 
@@ -395,10 +395,14 @@ def export_onnx(
         source_sha256 = sha256_file(source_file)
     say = progress or (lambda message: None)
 
+    from translate.pipeline import min_side
+
     net = net.eval().cpu()
     example_batch = 2 if batch == "dynamic" else batch
-    # Example sizes of 2 and 3 multiples: distinct, and not 1 (a size-1 dimension gets specialised).
-    height, width = (fixed_size(card),) * 2 if fixed_size(card) else (2 * card.multiple, 3 * card.multiple)
+    # Example sizes of k and k + 1 multiples: distinct, not 1 (a size-1 dimension gets specialised),
+    # and no smaller than the pipeline shows the network (pipeline.min_side).
+    k = max(2, -(-min_side(card) // card.multiple))
+    height, width = (fixed_size(card),) * 2 if fixed_size(card) else (k * card.multiple, (k + 1) * card.multiple)
     examples = tuple(torch.from_numpy(x) for x in _example_inputs(card, example_batch, height, width))
     notes: list[str] = []
     if opset is not None and opset < MIN_DYNAMO_OPSET:
@@ -431,7 +435,9 @@ def export_onnx(
 
     say("verifying onnxruntime against PyTorch ...")
     checks = _verify(data, net, card, batch, verify_images)
-    tolerance = TOLERANCE[precision]
+    # A card may loosen the fp32 check (community transformers: onnxruntime's attention matmuls
+    # differ from PyTorch's by ~2e-4 at batch 1, see translate.community.EXPORT_TOLERANCE).
+    tolerance = max(TOLERANCE[precision], float(card.extra.get("export_tolerance", 0.0)))
     worst = max(d for _, d in checks)
     if not worst <= tolerance:
         detail = ", ".join(f"{what}: {d:.2e}" for what, d in checks)

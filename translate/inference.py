@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from translate import architectures, cards, checkpoint, weights
+from translate import architectures, cards, checkpoint, community, weights
 from translate.cards import ModelCard
 from translate.errors import TranslateError
 from translate.pipeline import Translator
@@ -24,18 +24,25 @@ DIRECTIONS = ("AtoB", "BtoA")
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when available else ``cpu``; ``cpu``, ``cuda`` and ``cuda:N`` are
-    checked against the GPUs PyTorch sees, and a device this machine lacks is a one-line
-    :class:`TranslateError` that lists the devices it has."""
+    """``auto`` -> ``cuda`` when available else ``cpu``; ``cpu``, ``cuda``, ``cuda:N`` and ``mps``
+    (Apple GPUs) are checked against the devices PyTorch sees, and a device this machine lacks is
+    a one-line :class:`TranslateError` that lists the devices it has."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         return device
+    if device == "mps":
+        if not torch.backends.mps.is_available():
+            why = ("this PyTorch was built without MPS" if not torch.backends.mps.is_built()
+                   else "no Apple GPU is available (MPS needs macOS 12.3+ on Apple silicon or an AMD GPU)")
+            raise TranslateError(f"--device mps: {why}; use cpu or auto")
+        return device
     match = re.fullmatch(r"cuda(?::(\d+))?", str(device))
     if match is None:
-        raise TranslateError(f"unknown device '{device}'; use auto, cpu, cuda or cuda:N")
+        raise TranslateError(f"unknown device '{device}'; use auto, cpu, cuda, cuda:N or mps "
+                             f"(and for .onnx models tensorrt, coreml, dml or openvino)")
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if int(match.group(1) or 0) >= count:
         have = ", ".join(["cpu"] + [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(count)])
@@ -57,8 +64,8 @@ def _official_card(path: Path, state_dict: dict, arch: str | None, norm: str | N
         config["norm"] = norm
     if config is None:
         raise TranslateError(
-            f"{path}: cannot tell the architecture from its keys; pass --arch "
-            f"(resnet_9blocks, resnet_6blocks, unet_256, unet_128) and --norm (instance, batch)")
+            f"{path}: cannot tell the architecture from its keys ({community.unknown_hint()}); for a CycleGAN / "
+            f"pix2pix file pass --arch (resnet_9blocks, resnet_6blocks, unet_256, unet_128) and --norm (instance, batch)")
     if task is None:
         _, task = architectures.reference_config(config["arch"])
     return ModelCard(name=path.stem, task=task, generator=config, multiple=architectures.size_multiple(config),
@@ -119,10 +126,12 @@ def load_model(spec: str, *, direction: str | None = None, weights_file: str | N
     ``spec`` is a zoo name (``horse2zebra``, ``pix2pix/edges2shoes``; weights are fetched into
     the cache unless ``weights_file`` is given), a run folder or checkpoint written by
     ``translate train`` (``direction`` picks G_A / G_B of a CycleGAN), a shipped
-    ``.safetensors`` file, or an official-layout ``.pth`` state dict (``arch`` / ``norm`` when the
-    keys do not tell). Returns ``(module, card)``.
+    ``.safetensors`` file, an official-layout ``.pth`` state dict (``arch`` / ``norm`` when the
+    keys do not tell), or a community model's ``.pth`` / ``.safetensors`` (ESRGAN, SwinIR, ...;
+    tried with spandrel only for state dicts that are none of the others, see
+    :mod:`translate.community`). Returns ``(module, card)``.
     """
-    from translate.nets import build_generator, describe, load_generator_state
+    from translate.nets import build_generator, describe, infer_generator_config, load_generator_state
 
     if direction is not None and direction not in DIRECTIONS:
         raise TranslateError(f"--direction must be AtoB or BtoA, got '{direction}'")
@@ -135,7 +144,7 @@ def load_model(spec: str, *, direction: str | None = None, weights_file: str | N
         state = checkpoint.load_state_dict(path)
     else:
         if path.suffix == ".safetensors":
-            card, state = cards.read_card(path), checkpoint.load_state_dict(path)
+            card, state = cards.read_card(path, optional=True), checkpoint.load_state_dict(path)
         else:
             loaded = checkpoint.load_torch_file(path)
             if checkpoint.is_checkpoint(loaded):
@@ -144,42 +153,72 @@ def load_model(spec: str, *, direction: str | None = None, weights_file: str | N
                 state = ckpt["nets"][name]
             else:
                 state = checkpoint.as_state_dict(loaded, path)
-                card = _official_card(path, state, arch, norm)
+        if card is None and arch is None and infer_generator_config(state) is None:
+            # Neither ours nor an official layout: a community model (ESRGAN, SwinIR, ...) spandrel knows?
+            found = community.load(state, path)
+            if found is not None:
+                return _community_ready(*found, direction=direction, norm=norm, device=device)
+        if card is None:
+            card = _official_card(path, state, arch, norm)
     net = build_generator(**card.generator)
     load_generator_state(net, state, describe(card.generator), source=str(path))
     return net.eval().to(device), card
 
 
-class TorchBackend:
-    """A pipeline backend running a PyTorch module: (B, C, H, W) float32 numpy -> numpy."""
+def _community_ready(net: Any, card: ModelCard, *, direction: str | None, norm: str | None,
+                     device: str) -> tuple[Any, ModelCard]:
+    """A community network on ``device``, after refusing the options that do not apply to it."""
+    if direction is not None or norm is not None:
+        raise TranslateError(f"{card.source}: --direction / --norm do not apply to a community model "
+                             f"({card.arch.removeprefix(community.ARCH_PREFIX)})")
+    return net.to(device), card
 
-    def __init__(self, net: Any, device: str = "cpu"):
+
+class TorchBackend:
+    """A pipeline backend running a PyTorch module: (B, C, H, W) float32 numpy -> numpy.
+
+    ``dtype`` (default float32) is the dtype of the module's weights (see
+    :func:`translate.precision.inference_dtype`): each batch is cast to it on ``device`` and the
+    output back to float32."""
+
+    def __init__(self, net: Any, device: str = "cpu", dtype: Any = None):
         self.net = net
         self.device = device
+        self.dtype = dtype
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            y = self.net(torch.from_numpy(np.ascontiguousarray(x)).to(self.device))
+            y = self.net(torch.from_numpy(np.ascontiguousarray(x)).to(self.device, self.dtype))
         return y.float().cpu().numpy()
 
 
 def load(spec: str, *, device: str = "auto", direction: str | None = None, weights_file: str | None = None,
-         arch: str | None = None, norm: str | None = None) -> Translator:
+         arch: str | None = None, norm: str | None = None, precision: str = "fp32") -> Translator:
     """A :class:`~translate.pipeline.Translator` for ``spec`` (see :func:`load_model`).
 
-    A path ending in ``.onnx`` runs on onnxruntime through :mod:`translate.runtime` and never
-    imports torch.
+    ``precision`` (``fp32``, ``fp16`` on a GPU, ``bf16``) casts the network and its inputs
+    (:func:`translate.precision.inference_dtype`). A path ending in ``.onnx`` runs on
+    onnxruntime through :mod:`translate.runtime` and never imports torch; its precision is
+    the one it was exported in.
     """
     if str(spec).lower().endswith(".onnx"):
         from translate.runtime import Session
 
         if direction or weights_file or arch or norm:
             raise TranslateError("--direction/--weights/--arch/--norm do not apply to an ONNX file")
+        if precision != "fp32":
+            raise TranslateError(f"--precision {precision} applies to PyTorch models; an .onnx model runs in the "
+                                 f"precision it was exported in (translate export --fp16 for half precision)")
         return Session(spec, device=device)
+    from translate.precision import PRECISIONS, inference_dtype
+
     device = resolve_device(device)
+    if precision != "fp32":  # refused before the (possibly long) load when the device cannot do it
+        inference_dtype(precision, device)
     net, card = load_model(spec, direction=direction, weights_file=weights_file, arch=arch, norm=norm,
                            device=device)
-    return Translator(TorchBackend(net, device), card, device=device,
+    dtype = inference_dtype(precision, device, card.extra.get("precisions", PRECISIONS), f"{card.name} ({card.arch})")
+    return Translator(TorchBackend(net.to(dtype), device, dtype), card, device=device,
                       model_file=source_weights_file(spec, weights_file))

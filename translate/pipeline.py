@@ -32,6 +32,7 @@ difference.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -90,13 +91,20 @@ def center_crop(rgb: np.ndarray, side: int) -> np.ndarray:
     return rgb[top:top + side, left:left + side]
 
 
-def check_tiling(tile: int, tile_overlap: int, multiple: int = 1) -> None:
+def min_side(card: ModelCard) -> int:
+    """The smallest side ``card``'s network is shown: :data:`MIN_SIDE`, or more where the network
+    needs it (``card.extra["min_side"]``, e.g. a community model's minimum input size)."""
+    return max(MIN_SIDE, int(card.extra.get("min_side", 0)))
+
+
+def check_tiling(tile: int, tile_overlap: int, multiple: int = 1, smallest: int = MIN_SIDE) -> None:
     """Raise ValueError unless ``tile`` (0 = no tiles) and ``tile_overlap`` can tile an image
-    for a network of size multiple ``multiple``: the one rule for every entry point."""
+    for a network of size multiple ``multiple`` shown sides of at least ``smallest`` px: the
+    one rule for every entry point."""
     if tile < 0 or tile_overlap < 0:
         raise ValueError(f"--tile ({tile}) and --tile-overlap ({tile_overlap}) must be >= 0")
-    if tile and tile < max(multiple, MIN_SIDE):
-        raise ValueError(f"--tile {tile} is too small for this model; use at least {max(multiple, MIN_SIDE)} "
+    if tile and tile < max(multiple, smallest):
+        raise ValueError(f"--tile {tile} is too small for this model; use at least {max(multiple, smallest)} "
                          f"(or 0 for no tiles)")
     if tile and tile_overlap >= tile:
         raise ValueError(f"--tile-overlap ({tile_overlap}) must be smaller than --tile ({tile})")
@@ -163,6 +171,7 @@ def run_backend(
     tile_overlap: int = 32,
     batch_size: int = 1,
     extra_inputs: np.ndarray | None = None,
+    smallest: int = MIN_SIDE,
 ) -> np.ndarray:
     """Translate one (H, W, 3) float32 image in [0, 1] into an (H*scale, W*scale, 3) one in [0, 1].
 
@@ -171,17 +180,18 @@ def run_backend(
     ``multiple``; its output is cropped, mapped back as ``y * std + mean``, a 1-channel output
     replicated to RGB. ``tile > 0`` runs overlapping tiles of ``tile`` (rounded up to
     ``multiple``) pixels, ``batch_size`` at a time, blended over ``tile_overlap`` pixels.
+    Images and tiles are padded to at least ``smallest`` px a side (see :func:`min_side`).
     Raises ValueError for inconsistent arguments, :class:`BackendError` for a backend returning
     the wrong shape.
     """
     _check_arguments(in_channels, multiple, scale, batch_size)
     if tile:
-        check_tiling(tile, tile_overlap, multiple)
+        check_tiling(tile, tile_overlap, multiple, smallest)
     height, width = rgb.shape[:2]
     x = _network_input(rgb, mean, std, in_channels, extra_inputs)
     # Tiles cover the image padded to the multiple, exactly as the untiled path pads it, so a
     # network sees the same content beyond the image's bottom/right edge either way.
-    x, _ = pad_to_multiple(x, multiple, min_side=MIN_SIDE)
+    x, _ = pad_to_multiple(x, multiple, min_side=smallest)
     tile_h, tile_w = x.shape[:2]
     if tile:
         size = -(-tile // multiple) * multiple
@@ -197,7 +207,7 @@ def run_backend(
 
 
 def run_backend_batch(rgbs: Sequence[np.ndarray], backend: Backend, *, mean: float, std: float, multiple: int,
-                      scale: int = 1, in_channels: int = 3) -> list[np.ndarray]:
+                      scale: int = 1, in_channels: int = 3, smallest: int = MIN_SIDE) -> list[np.ndarray]:
     """Translate several (H, W, 3) float32 images of one size in a single backend call (B = their
     count, e.g. the frames of a video), untiled; each result is what :func:`run_backend` gives
     for that image alone (networks without batch statistics), up to the float rounding of a
@@ -208,7 +218,7 @@ def run_backend_batch(rgbs: Sequence[np.ndarray], backend: Backend, *, mean: flo
     height, width = rgbs[0].shape[:2]
     if any(rgb.shape[:2] != (height, width) for rgb in rgbs):
         raise ValueError(f"images of one batch must have one size, got {sorted({r.shape for r in rgbs})}")
-    xs = [pad_to_multiple(_network_input(rgb, mean, std, in_channels), multiple, min_side=MIN_SIDE)[0]
+    xs = [pad_to_multiple(_network_input(rgb, mean, std, in_channels), multiple, min_side=smallest)[0]
           for rgb in rgbs]
     return [_network_output(y, height, width, scale, mean, std) for y in _call(backend, xs, scale)]
 
@@ -293,13 +303,42 @@ def translate_images(images: Sequence[Image], backend: Backend, card: ModelCard,
     at a time). Each result is the one :func:`translate_image` gives for that image (batched:
     up to float rounding)."""
     options = dict(mean=card.mean, std=card.std, multiple=card.multiple, scale=card.scale,
-                   in_channels=int(card.generator.get("input_nc", 3)))
+                   in_channels=int(card.generator.get("input_nc", 3)), smallest=min_side(card))
     if tile:
         rgbs = [run_backend(i.rgb, backend, tile=tile, tile_overlap=tile_overlap, batch_size=batch_size, **options)
                 for i in images]
     else:
         rgbs = run_backend_batch([i.rgb for i in images], backend, **options)
     return [(rgb, _scaled_alpha(image.alpha, rgb.shape[:2])) for image, rgb in zip(images, rgbs)]
+
+
+def check_outscale(outscale: float | None) -> None:
+    """Raise :class:`TranslateError` unless ``outscale`` is None or a positive finite number."""
+    if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
+        raise TranslateError(f"--outscale must be a positive number (e.g. 2 or 3.5), got {outscale}")
+
+
+def outscale_size(size: tuple[int, int], outscale: float) -> tuple[int, int]:
+    """The (H, W) of an output ``outscale`` times an input of (H, W) ``size``: rounded, at least 1."""
+    return max(1, round(size[0] * outscale)), max(1, round(size[1] * outscale))
+
+
+def resize_output(rgb: np.ndarray, alpha: np.ndarray | None,
+                  size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """A result (rgb (h, w, 3), alpha (h, w) or None; float in [0, 1]) resized to (H, W) ``size``:
+    Lanczos (8x8) when enlarging, pixel-area averaging when shrinking, clipped to [0, 1].
+
+    This is ``--outscale``: the model runs at its own scale, then the output is resized to any
+    final scale, as Real-ESRGAN's ``--outscale`` does (it uses Lanczos both ways; area averaging
+    avoids aliasing when shrinking)."""
+    if rgb.shape[:2] == tuple(size):
+        return rgb, alpha
+    shrink = size[0] * size[1] < rgb.shape[0] * rgb.shape[1]
+    flag = cv2.INTER_AREA if shrink else cv2.INTER_LANCZOS4
+    out = np.clip(cv2.resize(rgb, (size[1], size[0]), interpolation=flag), 0.0, 1.0)
+    if alpha is not None:
+        alpha = np.clip(cv2.resize(alpha, (size[1], size[0]), interpolation=flag), 0.0, 1.0)
+    return out, alpha
 
 
 def _scaled_alpha(alpha: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | None:
@@ -442,7 +481,7 @@ class Translator:
     def check_tiling(self, tile: int, tile_overlap: int) -> None:
         """Raise :class:`TranslateError` unless ``tile`` / ``tile_overlap`` suit this model."""
         try:
-            check_tiling(tile, tile_overlap, self.card.multiple)
+            check_tiling(tile, tile_overlap, self.card.multiple, min_side(self.card))
         except ValueError as e:
             raise TranslateError(str(e)) from None
 
@@ -463,25 +502,39 @@ class Translator:
             raise TranslateError(f"{self.card.name} is a {self.card.task} model; --mask applies to inpainting models only")
 
     def translate(self, image: Image, *, tile: int = 0, tile_overlap: int = 32,
-                  mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                  mask: np.ndarray | None = None, outscale: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Run on a decoded :class:`Image`; returns (rgb float32 [0, 1], alpha or None).
 
-        ``mask`` (H, W) is required by inpainting models and refused by others."""
+        ``mask`` (H, W) is required by inpainting models and refused by others; ``outscale``
+        resizes the result to that many times the input size (:func:`resize_output`)."""
         self._check_mask(image, mask, "the image")
-        return self._run(image, tile, tile_overlap, None if mask is None else _as_hole(mask, image.size))
+        return self._run(image, tile, tile_overlap, None if mask is None else _as_hole(mask, image.size), outscale)
 
-    def _run(self, image: Image, tile: int, tile_overlap: int,
-             hole: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _run(self, image: Image, tile: int, tile_overlap: int, hole: np.ndarray | None,
+             outscale: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """The model on a checked image (and, for inpainting, its (H, W) bool hole)."""
-        return self.translate_frames([image], tile=tile, tile_overlap=tile_overlap, hole=hole)[0]
+        return self.translate_frames([image], tile=tile, tile_overlap=tile_overlap, hole=hole, outscale=outscale)[0]
 
     def translate_frames(self, images: Sequence[Image], *, tile: int = 0, tile_overlap: int = 32,
-                         hole: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+                         hole: np.ndarray | None = None,
+                         outscale: float | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Run on decoded RGB images of one size (the frames of a video); returns (rgb, alpha) per image.
 
         Untiled, the images go through the backend as one batch (:func:`translate_images`);
         each result is :meth:`translate` of that image alone, up to float rounding. ``hole`` (H, W) bool is the
-        inpainting hole of every image (required by inpainting models, refused by others)."""
+        inpainting hole of every image (required by inpainting models, refused by others).
+        ``outscale`` (e.g. 3.5 for a 4x model): each result is resized to :func:`outscale_size`
+        of its input with :func:`resize_output`; None keeps the model's scale."""
+        check_outscale(outscale)
+        results = self._translate_frames(images, tile, tile_overlap, hole)
+        if outscale is None:
+            return results
+        return [resize_output(rgb, alpha, outscale_size(image.size, outscale))
+                for (rgb, alpha), image in zip(results, images)]
+
+    def _translate_frames(self, images: Sequence[Image], tile: int, tile_overlap: int,
+                          hole: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """:meth:`translate_frames` at the model's own scale."""
         self.check_tiling(tile, tile_overlap)
         if (hole is not None) != self.needs_mask:
             self._check_mask(images[0], hole, "the frames")
@@ -499,16 +552,17 @@ class Translator:
                                  f"card (export or save it again)", stop_batch=True) from None
 
     def __call__(self, array: np.ndarray, *, tile: int = 0, tile_overlap: int = 32,
-                 mask: np.ndarray | None = None) -> np.ndarray:
+                 mask: np.ndarray | None = None, outscale: float | None = None) -> np.ndarray:
         image = image_from_array(array)
-        rgb, alpha = self.translate(image, tile=tile, tile_overlap=tile_overlap, mask=mask)
+        rgb, alpha = self.translate(image, tile=tile, tile_overlap=tile_overlap, mask=mask, outscale=outscale)
         return image_to_array(rgb, alpha, image.bit_depth)
 
     def translate_file(self, src: str | Path, dst: str | Path, *, tile: int = 0, tile_overlap: int = 32,
-                       mask: str | Path | None = None) -> None:
+                       mask: str | Path | None = None, outscale: float | None = None) -> None:
         """Read ``src``, translate, write ``dst`` (atomically; 16-bit kept for png / tiff).
 
-        ``mask``: the hole mask file of an inpainting model (white = hole, the image's size).
+        ``mask``: the hole mask file of an inpainting model (white = hole, the image's size);
+        ``outscale``: the output's size in times the input's (see :meth:`translate_frames`).
         ``dst`` may not be ``src``, ``mask`` or the model file (hard and symbolic links
         included); that and an unwritable ``dst`` raise :class:`TranslateError`."""
         read = (src, mask, self.model_file)
@@ -521,5 +575,5 @@ class Translator:
             if not os.path.isfile(mask):
                 raise TranslateError(f"--mask {mask}: no such file")
             hole = read_mask_file(mask, image.size)
-        rgb, alpha = self._run(image, tile, tile_overlap, hole)
+        rgb, alpha = self._run(image, tile, tile_overlap, hole, outscale)
         write_image(dst, rgb, alpha, bit_depth=image.bit_depth, protect=read)

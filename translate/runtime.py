@@ -16,7 +16,10 @@ Devices: ``cpu``; ``cuda`` (CUDAExecutionProvider only, with CPU fallback disabl
 machine where onnxruntime cannot use CUDA raises instead of silently running on the CPU;
 cuDNN picks convolution algorithms heuristically, because the exhaustive default re-benchmarks
 every new input size); ``tensorrt`` (TensorRT, then CUDA, engines cached under the
-`translate` cache folder); ``auto`` (CUDA when onnxruntime can use it, else CPU). On a GPU the
+`translate` cache folder); ``coreml`` (Apple), ``dml`` (DirectML, Windows) and ``openvino``
+(Intel) where the installed onnxruntime offers that execution provider (nodes it cannot run
+fall back to the CPU; an onnxruntime without it is a one-line error naming the package that
+has it); ``auto`` (CUDA when onnxruntime can use it, else CPU). On a GPU the
 backend uses IO binding: each input is copied to the device once and the output lands in a
 device buffer that is kept and reused while the tile / batch shape stays the same (tiles of a
 large image all share one shape), then copied back once; onnxruntime allocates nothing per call.
@@ -41,7 +44,14 @@ from translate.cards import ModelCard, read_onnx_metadata
 from translate.errors import TranslateError
 from translate.pipeline import BackendError, Translator
 
-DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+#: Devices served by an execution provider that only some onnxruntime packages carry, with CPU
+#: fallback for the nodes it cannot run: device -> (provider, the package / platform that has it).
+OTHER_PROVIDERS = {
+    "coreml": ("CoreMLExecutionProvider", "the onnxruntime package on macOS"),
+    "dml": ("DmlExecutionProvider", "onnxruntime-directml on Windows"),
+    "openvino": ("OpenVINOExecutionProvider", "onnxruntime-openvino"),
+}
+DEVICES = ("auto", "cpu", "cuda", "tensorrt", *OTHER_PROVIDERS)
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
@@ -85,6 +95,8 @@ def _providers(device: str) -> list[Any]:
         engines.mkdir(parents=True, exist_ok=True)
         return [(TENSORRT, {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(engines)}),
                 (CUDA, dict(CUDA_OPTIONS))]
+    if device in OTHER_PROVIDERS:
+        return [OTHER_PROVIDERS[device][0], CPU]
     raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
 
 
@@ -100,19 +112,30 @@ _UNUSABLE_GPU = ("fallback to CPU EP has been explicitly disabled", "Conflicting
 
 def _open(model: bytes | str, path: str | os.PathLike, device: str,
           threads: int | None) -> onnxruntime.InferenceSession:
-    """An InferenceSession on exactly ``device`` (cpu / cuda / tensorrt) or a TranslateError.
+    """An InferenceSession on exactly ``device`` (cpu / cuda / tensorrt, or coreml / dml / openvino
+    with CPU fallback) or a TranslateError.
 
     onnxruntime's own log lines are hidden while the session is created: a failure becomes
     one TranslateError line instead.
     """
+    other = OTHER_PROVIDERS.get(device)
+    if other is not None and other[0] not in onnxruntime.get_available_providers():
+        raise TranslateError(
+            f"device '{device}': this onnxruntime ({onnxruntime.__version__}, providers "
+            f"{', '.join(p.removesuffix('ExecutionProvider') for p in onnxruntime.get_available_providers())}) "
+            f"has no {other[0]}; it comes with {other[1]}; use device 'cpu' or 'auto'")
     onnxruntime.set_default_logger_severity(4)
     try:
         session = onnxruntime.InferenceSession(
-            model, _session_options(threads, forbid_cpu_fallback=device != "cpu"), providers=_providers(device))
+            model, _session_options(threads, forbid_cpu_fallback=device != "cpu" and other is None),
+            providers=_providers(device))
     except InvalidProtobuf:
         raise TranslateError(f"{path}: not an ONNX model (cannot parse it); export one with `translate export`") from None
     except Exception as e:  # noqa: BLE001 - onnxruntime raises several types with its own messages
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if other is not None and any(reason in message for reason in _UNUSABLE_GPU):
+            raise TranslateError(f"device '{device}': onnxruntime cannot use {other[0]} on this machine "
+                                 f"({message[:200]}); use device 'cpu' or 'auto'") from None
         if device != "cpu" and any(reason in message for reason in _UNUSABLE_GPU):
             raise TranslateError(
                 f"device '{device}': onnxruntime cannot use {'TensorRT/CUDA' if device == 'tensorrt' else 'CUDA'} "
@@ -124,7 +147,11 @@ def _open(model: bytes | str, path: str | os.PathLike, device: str,
         raise TranslateError(f"{path}: onnxruntime cannot load this model ({message[:300]})") from None
     finally:
         onnxruntime.set_default_logger_severity(3)
-    if device != "cpu" and CUDA not in session.get_providers():
+    if other is not None:
+        if other[0] not in session.get_providers():
+            raise TranslateError(f"device '{device}': onnxruntime is not using {other[0]} on this machine; "
+                                 f"use device 'cpu' or 'auto'")
+    elif device != "cpu" and CUDA not in session.get_providers():
         raise TranslateError(f"device '{device}': onnxruntime is not using CUDA on this machine; use device 'cpu' or 'auto'")
     return session
 
@@ -203,8 +230,8 @@ class OrtBackend:
 class Session(Translator):
     """An exported ``.onnx`` model ready to translate images, without torch.
 
-    ``device`` is ``auto`` (CUDA when onnxruntime can use it, else CPU), ``cpu``, ``cuda`` or
-    ``tensorrt``; ``threads`` sets onnxruntime's intra-op threads (default: one per physical
+    ``device`` is ``auto`` (CUDA when onnxruntime can use it, else CPU), ``cpu``, ``cuda``,
+    ``tensorrt``, or ``coreml`` / ``dml`` / ``openvino`` where onnxruntime offers them; ``threads`` sets onnxruntime's intra-op threads (default: one per physical
     core); ``io_binding`` as in :class:`OrtBackend`. ``session(array)`` maps an (H, W), (H, W, 3) RGB or (H, W, 4) RGBA uint8 / uint16
     array to the translated array of the same layout (gray becomes RGB; alpha is kept), times
     the model's scale; ``translate_file(src, dst)`` works on files. Attributes: ``card``
@@ -231,6 +258,8 @@ class Session(Translator):
         used = "cuda" if CUDA in self.providers else "cpu"
         if TENSORRT in self.providers:
             used = "tensorrt"
+        if device in OTHER_PROVIDERS:
+            used = device
         super().__init__(OrtBackend(session, io_binding), card, device=used, model_file=self.path)
 
     def _open_auto(self, model: str, threads: int | None) -> onnxruntime.InferenceSession:
@@ -247,4 +276,4 @@ class Session(Translator):
         return f"Session({str(self.path)!r}, card={self.card.name!r}, providers={self.providers})"
 
 
-__all__ = ["DEVICES", "OrtBackend", "Session", "read_metadata"]
+__all__ = ["DEVICES", "OTHER_PROVIDERS", "OrtBackend", "Session", "read_metadata"]

@@ -14,6 +14,12 @@ from translate.fileio import FileSet, check_can_create, check_not_overwriting
 from translate.imageio import IMAGE_EXTENSIONS, check_format
 from translate.video import VIDEO_EXTENSIONS, check_video_format, is_video
 
+AUTO_EXT = "auto"
+# Image formats `--ext auto` writes back as they came: what an input of the format can hold, its
+# output holds too (PNG / TIFF: alpha and 16 bits, WebP: alpha, JPEG: neither). BMP (alpha that
+# its writer drops) and PPM / PGM (16 bits) become PNG.
+_AUTO_KEPT = (".png", ".tif", ".tiff", ".webp", ".jpg", ".jpeg")
+
 # An -o whose last suffix looks like a file format (".png", ".gif", ".tiff") names a file, not
 # a folder to create; "results.v2" stays a folder name.
 _FILE_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}")
@@ -31,11 +37,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "a folder of them or a glob pattern (quote it)")
     p.add_argument("-o", "--output", help="output file (one input) or folder; default: next to each "
                    "input as <name>_<model>.png (a folder input gets a sibling folder <folder>_<model>)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda (or tensorrt for .onnx)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps (Apple GPUs); for .onnx "
+                   "models also tensorrt, and coreml / dml / openvino where the installed onnxruntime offers them")
     add_model_options(p)
     p.add_argument("--tile", type=int, default=0, help="process in tiles of N px (bounded memory); 0 = whole image")
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap between tiles in px (default 32)")
-    p.add_argument("--ext", default=".png", help="output format for folder outputs (default .png)")
+    p.add_argument("--ext", default=".png", help="format of outputs named by translate (without -o FILE): auto (the "
+                   "input's format; PNG for .bmp / .ppm / .pgm inputs, which could lose alpha or 16 bits), png "
+                   "(default), jpg, webp, tif, ...")
+    p.add_argument("--suffix", help="output names are <name>_<suffix>.<ext> (default suffix: the model's name; "
+                   "'' for <name>.<ext>)")
+    p.add_argument("--outscale", type=float, metavar="F", help="final scale of the output, any number (e.g. 3.5 with "
+                   "a 4x model): the model runs at its own scale, then Lanczos (area when shrinking) resizes to "
+                   "F x the input size")
+    p.add_argument("--precision", default="fp32", metavar="fp32|fp16|bf16", help="PyTorch models: fp32 (default), fp16 "
+                   "(CUDA / MPS) or bf16 (CUDA, and CPUs that support it); .onnx models keep their exported precision")
+    p.add_argument("--half", action="store_const", const="fp16", dest="precision", help="same as --precision fp16")
     video = p.add_argument_group("videos", "a video keeps its frame rate, frame count, rotation and audio; "
                                  "its output keeps the input's container (-o NAME.mkv etc. picks another)")
     video.add_argument("--batch", type=int, default=1, help="frames per model call (default 1; more is faster on "
@@ -66,18 +83,25 @@ def _model_tag(spec: str) -> str:
 
 
 def plan_outputs(inputs: list[Path], input_spec: str, output: str | None, tag: str, ext: str,
-                 read: list[Path | None] = ()) -> list[Path]:
+                 read: list[Path | None] = (), suffix: str | None = None) -> list[Path]:
     """Where each input's result goes; never onto a file the run reads (the ``inputs``, and the
     masks / model file in ``read``), never a folder named like a file.
+
+    Outputs named here are ``<stem>_<suffix><ext>`` (``suffix`` None: the model ``tag``; empty:
+    ``<stem><ext>``); ``ext`` ``auto`` keeps each image's format where it can hold everything an
+    input of it can carry (:func:`_output_ext`).
 
     ``-o NAME.EXT`` (a suffix that looks like a format) is a file: refused for several inputs
     and for a format that cannot be written, instead of silently becoming a folder. An
     existing folder, a name ending in ``/`` or a name without such a suffix is a folder.
     """
     try:
-        ext = check_format(ext)
+        ext = ext if ext == AUTO_EXT else check_format(ext)
     except TranslateError as e:
-        raise TranslateError(f"--ext {ext}: {e}") from None
+        raise TranslateError(f"--ext {ext}: {e} (or auto)") from None
+    if suffix is not None and (os.sep in suffix or "/" in suffix or suffix in (".", "..")):
+        raise TranslateError(f"--suffix {suffix!r}: must be part of a file name, without '/'")
+    name_end = "" if suffix == "" else f"_{tag if suffix is None else suffix}"
     if output is not None:
         out = Path(output)
         as_file = not os.path.isdir(out) and not output.endswith(("/", os.sep)) and _FILE_SUFFIX.fullmatch(out.suffix)
@@ -93,12 +117,12 @@ def plan_outputs(inputs: list[Path], input_spec: str, output: str | None, tag: s
         else:
             if os.path.exists(out) and not os.path.isdir(out):
                 raise TranslateError(f"-o {out}: is a file but there are {len(inputs)} inputs; give a folder")
-            targets = [out / f"{p.stem}_{tag}{_output_ext(p, ext)}" for p in inputs]
+            targets = [out / f"{p.stem}{name_end}{_output_ext(p, ext)}" for p in inputs]
     elif os.path.isdir(input_spec):
         folder = Path(input_spec)
-        targets = [folder.parent / f"{folder.name}_{tag}" / f"{p.stem}_{tag}{_output_ext(p, ext)}" for p in inputs]
+        targets = [folder.parent / f"{folder.name}_{tag}" / f"{p.stem}{name_end}{_output_ext(p, ext)}" for p in inputs]
     else:
-        targets = [p.with_name(f"{p.stem}_{tag}{_output_ext(p, ext)}") for p in inputs]
+        targets = [p.with_name(f"{p.stem}{name_end}{_output_ext(p, ext)}") for p in inputs]
     protected = FileSet([*inputs, *read])
     for t in targets:
         check_not_overwriting(t, protected)
@@ -111,8 +135,13 @@ def plan_outputs(inputs: list[Path], input_spec: str, output: str | None, tag: s
 
 def _output_ext(path: Path, ext: str) -> str:
     """The suffix of ``path``'s output in a folder: ``ext`` for an image, the input's own
-    container for a video (``.MP4`` -> ``.mp4``)."""
-    return path.suffix.lower() if is_video(path) else ext
+    container for a video (``.MP4`` -> ``.mp4``). ``ext`` ``auto``: the image's own format
+    where writing it back keeps everything such a file can hold (alpha, 16 bits), else PNG."""
+    if is_video(path):
+        return path.suffix.lower()
+    if ext == AUTO_EXT:
+        return path.suffix.lower() if path.suffix.lower() in _AUTO_KEPT else ".png"
+    return ext
 
 
 def plan_masks(inputs: list[Path], mask: str | None) -> list[Path | None]:
@@ -173,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
 
     from translate.imageio import list_images
     from translate.inference import load, source_weights_file
-    from translate.pipeline import check_tiling
+    from translate.pipeline import check_outscale, check_tiling
     from translate.resilience import StopSignals, remove_stale_temp_files_of
     from translate.video import Stopped, choose_encoder, translate_video
 
@@ -185,8 +214,10 @@ def run(args: argparse.Namespace) -> int:
         raise TranslateError(f"--batch must be >= 1, got {args.batch}")
     inputs = list_images(args.input, (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS), what="image files or videos")
     masks = plan_masks(inputs, args.mask)
+    check_outscale(args.outscale)
     targets = plan_outputs(inputs, args.input, args.output, _model_tag(args.model), args.ext,
-                           read=[*dict.fromkeys(masks), source_weights_file(args.model, args.weights)])
+                           read=[*dict.fromkeys(masks), source_weights_file(args.model, args.weights)],
+                           suffix=args.suffix)
     if args.codec or args.crf is not None:  # a bad encoder fails before the model is loaded
         videos = [dst for src, dst in zip(inputs, targets) if is_video(src)]
         if not videos:
@@ -194,12 +225,15 @@ def run(args: argparse.Namespace) -> int:
         for suffix in dict.fromkeys(dst.suffix.lower() for dst in videos):
             choose_encoder(suffix, args.codec, args.crf)
     translator = load(args.model, device=args.device, direction=args.direction, weights_file=args.weights,
-                      arch=args.arch, norm=args.norm)
+                      arch=args.arch, norm=args.norm, precision=args.precision)
     if translator.needs_mask and args.mask is None:
         raise TranslateError(f"{args.model} is an inpainting model: give the hole with --mask MASK.png (white = hole)")
     if args.mask is not None and not translator.needs_mask:
         raise TranslateError(f"--mask applies to inpainting models only; {args.model} is a {translator.card.task} model")
     translator.check_tiling(args.tile, args.tile_overlap)
+    if args.tile and translator.card.extra.get("tiling", "supported") != "supported":
+        print(f"translate: warning: {translator.card.name} ({translator.card.arch}) works best on whole images "
+              f"(tiling {translator.card.extra['tiling']}); --tile may leave seams", file=sys.stderr)
     jobs = list(zip(inputs, targets, masks))
     shards = _Shards()  # under torchrun each process translates every world_size-th file
     jobs = shards.mine(jobs)
@@ -218,9 +252,11 @@ def run(args: argparse.Namespace) -> int:
             try:
                 if is_video(src):
                     translate_video(translator, src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask,
-                                    batch=args.batch, codec=args.codec, crf=args.crf, stop=lambda: stop.requested)
+                                    outscale=args.outscale, batch=args.batch, codec=args.codec, crf=args.crf,
+                                    stop=lambda: stop.requested)
                 else:
-                    translator.translate_file(src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask)
+                    translator.translate_file(src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask,
+                                              outscale=args.outscale)
                 done += 1
             except Stopped:  # Ctrl-C / SIGTERM in the middle of a video: nothing of it was kept
                 break
