@@ -214,10 +214,12 @@ class _AvReader(_Reader):
         except (av.FFmpegError, OSError, ValueError) as e:
             raise TranslateError(f"{path}: not a readable video ({_reason(e)}); corrupt, truncated or an "
                                  f"unsupported format") from None
-        if not self.container.streams.video:
+        # the first video stream that is not a cover picture (an attached still image)
+        streams = [s for s in self.container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        if not streams:
             self.container.close()
             raise TranslateError(f"{path}: has no video stream")
-        self.stream = stream = self.container.streams.video[0]
+        self.stream = stream = streams[0]
         stream.thread_type = "AUTO"
         self.audio = [s for s in self.container.streams.audio if s.codec_context is not None]
         self.time_base = stream.time_base or Fraction(1, 1000)
