@@ -282,3 +282,12 @@ def test_sigterm_leaves_no_output_and_onnx_video_needs_no_torch(models, tmp_path
     assert proc.returncode == 130, stderr.decode()
     assert one_error_line(stderr.decode()).startswith("translate: stopped by SIGTERM after 0 of 1 files")
     assert list(target.parent.iterdir()) == []
+
+
+def test_outscale_resizes_every_frame_as_it_resizes_an_image(tmp_path):
+    frames = frames_of(3, 24, 32)
+    src = write_clip(tmp_path / "small.mkv", frames, audio=False)
+    assert run("run", "sr-x4", src, "-o", tmp_path / "x2.mkv", "--codec", "ffv1", "--outscale", "2") == 0
+    got = read_clip(tmp_path / "x2.mkv")[0]
+    sr = translate.load("sr-x4", device="cpu")
+    assert [g.shape for g in got] == [(48, 64, 3)] * 3 and levels(got[1], sr(frames[1], outscale=2)) <= 1
