@@ -30,9 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run", help="translate images with a model",
         description="Translate images with a zoo model (see `translate zoo list`), a checkpoint or "
                     "run folder from `translate train`, an official .pth file, a shipped "
-                    ".safetensors model or an exported .onnx file. Output size = input size "
+                    ".safetensors model, an exported .onnx file or a community super-resolution model "
+                    "(ESRGAN, Real-ESRGAN, SwinIR, HAT, SPAN ... .pth / .safetensors, through spandrel). "
+                    "Output size = input size "
                     "(times the model's scale); alpha is kept. Inpainting models fill the white region of --mask.")
-    p.add_argument("model", help="zoo name, checkpoint / run folder, .pth, .safetensors or .onnx file")
+    p.add_argument("model", help="zoo name, checkpoint / run folder, .pth, .safetensors (ours, official or "
+                   "community) or .onnx file")
     p.add_argument("input", help="an image or video file (.mp4, .mkv, .mov, .webm, .avi, animated .gif / .webp), "
                    "a folder of them or a glob pattern (quote it)")
     p.add_argument("-o", "--output", help="output file (one input) or folder; default: next to each "
