@@ -27,13 +27,14 @@ _FILE_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}")
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "run", help="translate images with a model",
+        "run", help="translate images and videos with a model",
         description="Translate images with a zoo model (see `translate zoo list`), a checkpoint or "
                     "run folder from `translate train`, an official .pth file, a shipped "
                     ".safetensors model, an exported .onnx file or a community super-resolution model "
                     "(ESRGAN, Real-ESRGAN, SwinIR, HAT, SPAN ... .pth / .safetensors, through spandrel). "
                     "Output size = input size "
-                    "(times the model's scale); alpha is kept. Inpainting models fill the white region of --mask.")
+                    "(times the model's scale); alpha is kept. Inpainting models fill the white region of --mask. "
+                    "Videos and animated GIF / WebP go frame by frame (see the video options).")
     p.add_argument("model", help="zoo name, checkpoint / run folder, .pth, .safetensors (ours, official or "
                    "community) or .onnx file")
     p.add_argument("input", help="an image or video file (.mp4, .mkv, .mov, .webm, .avi, animated .gif / .webp), "
