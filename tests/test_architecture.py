@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "translate"
 
 #: Modules every side imports (the CLI, the ONNX runtime, apps): they may not import torch at
 #: import time, directly or through another translate module.
-TORCH_FREE = ("translate.architectures", "translate.cards", "translate.pipeline",
+TORCH_FREE = ("translate.architectures", "translate.cards", "translate.holes", "translate.pipeline",
               "translate.runtime", "translate.config", "translate.weights", "translate.recipes")
 
 

@@ -43,6 +43,7 @@ import numpy as np
 from translate.cards import ModelCard
 from translate.errors import TranslateError
 from translate.fileio import check_not_overwriting
+from translate.holes import fill_holes
 from translate.imageio import Image, check_format, image_from_array, image_to_array, read_image, write_image
 from translate.layouts import hole_mask, image_hole, read_mask
 
@@ -380,77 +381,13 @@ def _as_hole(mask: np.ndarray, size: tuple[int, int], source: str = "the mask") 
     return hole_mask(mask)
 
 
-def inpaint_windows(hole: np.ndarray, window: int, merge: int = 8) -> list[tuple[int, int, int]]:
-    """Square context windows ``(top, left, side)`` covering each hole of an (H, W) bool mask.
-
-    Holes closer than ``merge`` px share a window. Each window is centred on its hole's bounding
-    box with ``side = max(window, 2 * longest side of the box)``, so the hole spans at most half
-    the window, as the 64x64 hole in the 128x128 training images; windows may reach outside the
-    image (the image is reflected there) only where the image is smaller than the window; else
-    they are shifted inside it. Ordered by position.
-    """
-    grown = cv2.dilate(hole.astype(np.uint8), np.ones((2 * merge + 1, 2 * merge + 1), np.uint8)) if merge else hole
-    count, _, stats, _ = cv2.connectedComponentsWithStats(grown.astype(np.uint8), connectivity=8)
-    boxes = []
-    for x, y, w, h, _ in stats[1:count]:
-        # the bounding box of the hole itself inside the (dilated) component
-        sub = hole[y:y + h, x:x + w]
-        rows, cols = np.flatnonzero(sub.any(1)), np.flatnonzero(sub.any(0))
-        if rows.size == 0:
-            continue
-        y0, y1, x0, x1 = y + rows[0], y + rows[-1] + 1, x + cols[0], x + cols[-1] + 1
-        side = max(window, 2 * max(y1 - y0, x1 - x0))
-        top, left = (y0 + y1 - side) // 2, (x0 + x1 - side) // 2
-        # shifted inside the image where it is large enough: real context beats reflections
-        top = min(max(top, 0), hole.shape[0] - side) if side <= hole.shape[0] else top
-        left = min(max(left, 0), hole.shape[1] - side) if side <= hole.shape[1] else left
-        boxes.append((int(top), int(left), int(side)))
-    return sorted(boxes)
-
-
-def _reflect_crop(a: np.ndarray, top: int, left: int, side: int) -> np.ndarray:
-    """The (side, side, ...) crop of ``a`` at (top, left), reflecting ``a`` where the crop leaves it
-    (numpy's reflect mode repeats, so crops larger than the image work too)."""
-    h, w = a.shape[:2]
-    pads = [(max(0, -top), max(0, top + side - h)), (max(0, -left), max(0, left + side - w))]
-    padded = np.pad(a, pads + [(0, 0)] * (a.ndim - 2), mode="reflect") if any(map(any, pads)) else a
-    top, left = top + pads[0][0], left + pads[1][0]
-    return padded[top:top + side, left:left + side]
-
-
 def inpaint_image(rgb: np.ndarray, hole: np.ndarray, backend: Backend, *, mean: float, std: float,
                   window: int) -> np.ndarray:
-    """Fill the holes of an (H, W, 3) float32 image in [0, 1]; ``hole`` is (H, W) bool (True = fill).
-
-    Each window of :func:`inpaint_windows` is cut out (reflecting the image beyond its borders),
-    resized to ``window`` x ``window`` (area interpolation when shrinking, the mask marks a pixel
-    as hole when any part of it is), run through the backend (``(1, 4, window, window)``: the
-    normalised image plus the mask channel) and resized back (bicubic); only that window's hole
-    pixels are replaced, all known pixels are kept exactly. Later windows see the earlier fills.
-    """
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or hole.shape != rgb.shape[:2]:
-        raise ValueError(f"need rgb (H, W, 3) and hole (H, W), got {rgb.shape} and {hole.shape}")
-    out = rgb.astype(np.float32, copy=True)
-    todo = hole.copy()
-    for top, left, side in inpaint_windows(hole, window):
-        crop = _reflect_crop(out, top, left, side)
-        crop_hole = _reflect_crop(todo, top, left, side).astype(np.float32)
-        if side != window:
-            shrink = cv2.INTER_AREA if side > window else cv2.INTER_CUBIC
-            crop = cv2.resize(crop, (window, window), interpolation=shrink)
-            crop_hole = (cv2.resize(crop_hole, (window, window), interpolation=cv2.INTER_AREA) > 0).astype(np.float32)
-        filled = run_backend(np.clip(crop, 0, 1), backend, mean=mean, std=std, multiple=1,
-                             extra_inputs=crop_hole[..., None])
-        if side != window:
-            filled = np.clip(cv2.resize(filled, (side, side), interpolation=cv2.INTER_CUBIC), 0, 1)
-        # paste back the part of the window inside the image, hole pixels only
-        y0, x0 = max(top, 0), max(left, 0)
-        y1, x1 = min(top + side, out.shape[0]), min(left + side, out.shape[1])
-        region = todo[y0:y1, x0:x1]
-        patch = filled[y0 - top:y1 - top, x0 - left:x1 - left]
-        out[y0:y1, x0:x1][region] = patch[region]
-        todo[y0:y1, x0:x1] = False
-    return out
+    """Fill the holes of an (H, W, 3) float32 image in [0, 1] (``hole`` (H, W) bool, True = fill)
+    with a backend that takes the image + the mask at ``window`` px: :func:`translate.holes.fill_holes`
+    with the backend seeing ``(1, 4, window, window)``, the normalised window plus the mask channel."""
+    return fill_holes(rgb, hole, window, lambda crop, crop_hole: run_backend(
+        crop, backend, mean=mean, std=std, multiple=1, extra_inputs=crop_hole[..., None]))
 
 
 class Translator:
