@@ -57,8 +57,8 @@ def forward(net, rgb: np.ndarray) -> np.ndarray:
     return y.clamp(0, 1)[0].permute(1, 2, 0).numpy()
 
 
-@pytest.mark.parametrize("name", NETS)
-@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+@pytest.mark.parametrize("name, suffix", [("esrgan", ".pth"), ("compact", ".safetensors"), ("span", ".pth"),
+                                          ("swinir", ".safetensors")])
 def test_run_equals_direct_forward(models, name, suffix):
     net, pth, safetensors = models[name]
     translator = translate.load(str(pth if suffix == ".pth" else safetensors), device="cpu")
@@ -72,6 +72,14 @@ def test_run_equals_direct_forward(models, name, suffix):
     rgb, alpha = translator.translate(image)
     assert alpha is None and rgb.shape == (20 * card.scale, 24 * card.scale, 3)
     np.testing.assert_allclose(rgb, forward(net, image.rgb), atol=2e-6)
+
+
+def test_pth_and_safetensors_give_the_same_model(models):
+    _, pth, safetensors = models["compact"]
+    a, b = translate.load(str(pth), device="cpu"), translate.load(str(safetensors), device="cpu")
+    assert a.card.to_dict() == {**b.card.to_dict(), "source": str(pth), "name": "compact"}
+    image = random_image(20, 24, seed=11)
+    np.testing.assert_array_equal(a(image), b(image))
 
 
 def test_card_reports_size_requirements_tiling_and_precisions(models):
