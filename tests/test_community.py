@@ -82,6 +82,14 @@ def test_pth_and_safetensors_give_the_same_model(models):
     np.testing.assert_array_equal(a(image), b(image))
 
 
+def test_keys_with_a_training_prefix_load(models, tmp_path):
+    net, pth, _ = models["compact"]
+    torch.save({f"netG.{k}": v for k, v in net.state_dict().items()}, tmp_path / "prefixed.pth")
+    image = random_image(16, 18, seed=12)
+    np.testing.assert_array_equal(translate.load(str(tmp_path / "prefixed.pth"), device="cpu")(image),
+                                  translate.load(str(pth), device="cpu")(image))
+
+
 def test_card_reports_size_requirements_tiling_and_precisions(models):
     swinir = translate.load(str(models["swinir"][1]), device="cpu").card
     assert swinir.extra["min_side"] == 16 and swinir.extra["tiling"] == "discouraged"
