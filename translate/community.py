@@ -111,9 +111,8 @@ def load(state_dict: dict[str, "torch.Tensor"], path: str | Path) -> tuple["torc
     try:
         with warnings.catch_warnings():  # e.g. torch.meshgrid's indexing notice while building SwinIR / HAT
             warnings.simplefilter("ignore")
-            # spandrel's own clean-up of the keys (a "netG." or "module." prefix, a nested wrapper)
-            descriptor = spandrel.ModelLoader(device="cpu").load_from_state_dict(
-                spandrel.canonicalize_state_dict(state_dict))
+            # (spandrel's registry first strips a "netG." / "module." prefix and unwraps nested dicts)
+            descriptor = spandrel.ModelLoader(device="cpu").load_from_state_dict(state_dict)
     except spandrel.UnsupportedModelError:
         return None
     except Exception as e:  # noqa: BLE001 - a detected architecture whose weights do not fit
