@@ -16,8 +16,10 @@
 # Three runs, each stopped by SIGTERM after SECONDS_EACH seconds of wall clock (start-up included):
 #   reference  python train.py --model pix2pix --direction AtoB, its defaults (U-Net 256, ngf 64, batch
 #              norm, batch 1, 100 + 100 epochs: the cut comes first, so the lr stays constant), saving
-#              its latest nets every 200 iterations; scored through its own test.py (train-mode batch
-#              norm and dropout: the pix2pix paper's test protocol), all 106 test images.
+#              its latest nets every 200 iterations; scored as its test.py runs it (train-mode batch
+#              norm and dropout: the pix2pix paper's test protocol), all 106 test images. REF_ARGS adds
+#              options for the reference's version (e.g. --lr_policy step where its networks.py and
+#              options disagree on the linear policy's option names).
 #   ours       tools/train_facades.sh's documented command (U-Net 256, ngf 16, instance norm, 8 + 4
 #              epochs; SIGTERM saves latest.pt at the current iteration).
 #   ours-defaults  `translate train pix2pix` with every default (the reference's: U-Net 256, ngf 64,
@@ -31,8 +33,10 @@ OUT_DIR=${1:?usage: bash tools/compare_reference.sh OUT_DIR}
 REF=$(realpath "${REF:-.gpu/ref}")
 DATA=$(realpath "${DATA:-.gpu/data/facades}")
 SECONDS_EACH=${SECONDS_EACH:-90}
+REF_ARGS=${REF_ARGS:-}
 DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python3}
+[[ $PY == */* ]] && PY=$(realpath -s "$PY")  # the reference runs from its own folder
 T=(${TRANSLATE:-$PY -m translate})
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(realpath "$OUT_DIR")
@@ -52,11 +56,46 @@ timed() {  # name, then the command: run it for SECONDS_EACH s (SIGTERM), record
 
 echo "== reference: train.py"
 (cd "$REF" && timed reference "$PY" train.py --dataroot "$DATA" --name facades_ref --model pix2pix --direction AtoB \
-   --display_id 0 --gpu_ids "$GPU_IDS" --checkpoints_dir "$WORK/ref_ckpt" --save_latest_freq 200 --print_freq 200)
-echo "== reference: test.py"
-(cd "$REF" && $PY test.py --dataroot "$DATA" --name facades_ref --model pix2pix --direction AtoB --gpu_ids "$GPU_IDS" \
-   --checkpoints_dir "$WORK/ref_ckpt" --results_dir "$WORK/ref_results" --num_test 1000 >"$LOG/reference_test.log" 2>&1)
-REF_IMAGES=$(dirname "$(find "$WORK/ref_results" -name '*_fake_B.png' | head -1)")
+   --gpu_ids "$GPU_IDS" --checkpoints_dir "$WORK/ref_ckpt" --save_latest_freq 200 --print_freq 200 $REF_ARGS)
+echo "== reference: its test protocol on facades/test"
+# What its test.py does without --eval (the pix2pix paper's protocol): the generator in train mode
+# (batch norm on the test image's statistics, dropout on), each A half resized to 256 (load_size =
+# crop_size = 256 at test time), normalised to [-1, 1], util.tensor2im / util.save_image on the output.
+# Its own test.py is not used because its options/test_options.py is not among the reference files
+# we could retrieve; the lines below call the reference's own networks and util functions.
+(cd "$REF" && "$PY" - "$WORK/ref_ckpt/facades_ref/latest_net_G.pth" "$DATA/test" "$WORK/ref_results" "$GPU_IDS" \
+   >"$LOG/reference_test.log" 2>&1 <<'PYEOF'
+import sys
+from pathlib import Path
+
+import torch
+import torchvision.transforms as transforms
+from PIL import Image
+
+from models import networks
+from util import util
+
+weights, test_dir, out_dir, gpu = sys.argv[1:5]
+device = torch.device("cuda:0" if gpu != "-1" else "cpu")
+net = networks.define_G(3, 3, 64, "unet_256", "batch", True, "normal", 0.02, [])  # train.py's pix2pix defaults
+state = torch.load(weights, map_location="cpu")
+state = {k.removeprefix("_orig_mod."): v for k, v in state.items()}  # saved from the torch.compile wrapper
+net.load_state_dict(state)
+net.to(device).train()
+to_tensor = transforms.Compose([transforms.Resize((256, 256), Image.BICUBIC), transforms.ToTensor(),
+                                transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+Path(out_dir).mkdir(parents=True, exist_ok=True)
+files = sorted(Path(test_dir).glob("*.jpg"))
+with torch.no_grad():
+    for path in files:
+        ab = Image.open(path).convert("RGB")
+        w, h = ab.size
+        a = to_tensor(ab.crop((0, 0, w // 2, h))).unsqueeze(0).to(device)
+        util.save_image(util.tensor2im(net(a)), str(Path(out_dir) / f"{path.stem}_fake_B.png"))
+print(f"{len(files)} test images translated")
+PYEOF
+)
+REF_IMAGES=$WORK/ref_results
 
 COMMON=(--direction AtoB --device "$DEVICE" --seed 0 --print-every 200 --sample-every 1000 --save-every 500
         --save-every-epochs 0)

@@ -52,7 +52,7 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"$LOG/gpu.txt" 2>&1
 
 step "pytest -m gpu"
-timeout 150 $PY -m pytest -q -m gpu -rs -p no:cacheprovider --junitxml="$LOG/gpu_tests.xml" >"$LOG/gpu_tests.log" 2>&1
+timeout ${PYTEST_TIMEOUT:-150} $PY -m pytest -q -m gpu -rs -p no:cacheprovider --junitxml="$LOG/gpu_tests.xml" >"$LOG/gpu_tests.log" 2>&1
 
 step "training data"
 timeout 60 $PY - "$WORK/data" <<'EOF' >"$LOG/data.log" 2>&1
