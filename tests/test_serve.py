@@ -17,10 +17,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from fastapi.testclient import TestClient
 from onnx import TensorProto, helper
 
-from translate.cards import ModelCard
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'translate-gan[serve]')")
+pytest.importorskip("python_multipart", reason="the serve extra is not installed (pip install 'translate-gan[serve]')")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from translate.cards import ModelCard  # noqa: E402
 from translate.cli import main
 from translate.pipeline import Translator
 from translate.serve import Limits, ServedModel, create_app, load_models
