@@ -7,7 +7,11 @@
 #   3. tools/gpu_check.sh in the time that is left (BUDGET seconds for the whole call)
 # The call that ran it (from a `git archive` snapshot in .gpu/src, so that work in progress in the
 # tree does not travel; weights/ linked to the repository's):
-#   cd .gpu/src && OUT=$OUT WHEELS=../../.whl REF=../ref DATA=../data/facades bash tools/gpu_session.sh
+#   cd .gpu/src && export PYTHONPATH=$(realpath ../stub) && OUT=$OUT WHEELS=../../.whl REF=../ref \
+#     DATA=../data/facades REF_ARGS="--lr_policy step" BUDGET=555 bash tools/gpu_session.sh
+# with carry [".gpu", ".whl"]: .gpu/ref the reference files, .gpu/stub/wandb/__init__.py an empty
+# stand-in for the wandb module its visualizer imports (unused without --use_wandb), .gpu/data/facades
+# train/ (360) + test/ (106) as in tools/train_facades.sh. 2026-11-26, H200: 519 s of the call.
 # Results under $OUT: compare.json, compare_samples.tar.gz, gpu_check.json, steps.log,
 # gpu_check_logs.tar.gz, install.log.
 set -uo pipefail
