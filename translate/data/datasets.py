@@ -62,9 +62,10 @@ def build_transform(preprocess: str, load_size: int, crop_size: int, flip: bool,
                     paired: bool = False) -> A.Compose:
     """The albumentations pipeline for ``preprocess`` (see :data:`translate.config.PREPROCESS`).
 
-    ``resize_and_crop``: resize to ``load_size`` square (bicubic), random ``crop_size`` crop;
-    ``crop``: random crop only; ``resize``: resize to ``crop_size``; ``none``: only make the
-    sides multiples of ``multiple`` (rounding down, at least ``multiple``). Then a random
+    ``resize_and_crop``: resize to ``load_size`` square, random ``crop_size`` crop; ``crop``:
+    random crop only; ``resize``: resize to ``crop_size``; ``none``: only make the sides
+    multiples of ``multiple`` (rounding down, at least ``multiple``). Resizing is
+    :func:`resize_bicubic` (the reference implementation's PIL bicubic). Then a random
     horizontal flip if ``flip``. ``paired`` adds the target ``image_b`` that gets the very same
     crop and flip as ``image``.
     """
@@ -72,14 +73,14 @@ def build_transform(preprocess: str, load_size: int, crop_size: int, flip: bool,
         raise ValueError(f"preprocess must be one of {PREPROCESS}, got {preprocess!r}")
     steps: list[Any] = []
     if preprocess == "resize_and_crop":
-        steps += [A.Resize(load_size, load_size, interpolation=cv2.INTER_CUBIC),
+        steps += [A.Lambda(image=functools.partial(_resize_square, size=load_size)),
                   A.RandomCrop(crop_size, crop_size)]
     elif preprocess == "crop":
         # images smaller than the crop are padded (reflect) rather than refused
         steps += [A.PadIfNeeded(crop_size, crop_size, border_mode=cv2.BORDER_REFLECT_101),
                   A.RandomCrop(crop_size, crop_size)]
     elif preprocess == "resize":
-        steps += [A.Resize(crop_size, crop_size, interpolation=cv2.INTER_CUBIC)]
+        steps += [A.Lambda(image=functools.partial(_resize_square, size=crop_size))]
     else:
         steps += [A.Lambda(image=functools.partial(_round_to_multiple, multiple=multiple))]
     if flip:
@@ -90,9 +91,33 @@ def build_transform(preprocess: str, load_size: int, crop_size: int, flip: bool,
 def _round_to_multiple(img: np.ndarray, multiple: int, **_: Any) -> np.ndarray:
     h, w = img.shape[:2]
     th, tw = max(multiple, h // multiple * multiple), max(multiple, w // multiple * multiple)
-    if (th, tw) == (h, w):
+    return resize_bicubic(img, th, tw)
+
+
+def _resize_square(img: np.ndarray, size: int, **_: Any) -> np.ndarray:
+    return resize_bicubic(img, size, size)
+
+
+def resize_bicubic(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W, C) or (H, W) float image -> (height, width[, C]) float32, resized as the reference
+    implementation resizes (torchvision ``Resize(..., Image.BICUBIC)`` on a PIL image): Keys' cubic
+    kernel with a = -0.5, widened by the factor when shrinking, so a downscale is antialiased.
+
+    OpenCV's ``INTER_CUBIC`` (a = -0.75, never widened) aliases when shrinking: a 512 px image
+    loaded at 286 came out with moire that the reference's data never has. Each channel goes
+    through Pillow's 32-bit float mode, so nothing is rounded to 8 bits; values may overshoot
+    [0, 1] as any cubic does (:func:`to_tensor` clips). An image already of that size is returned
+    as it is.
+    """
+    from PIL import Image as PILImage
+
+    if img.shape[:2] == (height, width):
         return img
-    return cv2.resize(img, (tw, th), interpolation=cv2.INTER_CUBIC)
+    planes = img[..., None] if img.ndim == 2 else img
+    out = np.stack([np.asarray(PILImage.fromarray(np.ascontiguousarray(planes[..., c], dtype=np.float32))
+                               .resize((width, height), PILImage.Resampling.BICUBIC))
+                    for c in range(planes.shape[2])], axis=2)
+    return out if img.ndim == 3 else out[..., 0]
 
 
 def to_tensor(rgb: np.ndarray, channels: int) -> torch.Tensor:
