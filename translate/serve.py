@@ -117,7 +117,9 @@ def load_models(specs: Sequence[str], device: str = "auto") -> dict[str, ServedM
                                  f"serve one of them, or rename a file")
         first = load(spec, device=device)
         translators = {first.card.direction: first}
-        if first.card.task == "cyclegan" and not spec.lower().endswith(".onnx"):
+        # a file may hold a generator per direction (a CycleGAN run): ask for the other one; the card,
+        # not the task's name, says whether it came back
+        if first.card.direction in DIRECTIONS and not spec.lower().endswith(".onnx"):
             other = next(d for d in DIRECTIONS if d != first.card.direction)
             try:
                 second = load(spec, device=device, direction=other)
