@@ -220,3 +220,24 @@ def test_cli_fid_rows_with_inception_weights_file(stand_in_inception, tmp_path, 
     nearest = report["methods"]["nearest"]["mean"]  # retrieval from the test set itself: the real photos
     assert abs(nearest["fid"]) < 1e-3 and nearest["psnr_rgb"] == float("inf") or nearest["psnr_rgb"] > 99
     assert report["methods"]["input"]["mean"]["fid"] > 1.0
+
+
+def test_cli_bn_train_mode_scores_the_model_as_the_reference_test_py(tmp_path, capsys):
+    test = _label_pair_folder(tmp_path / "test", 2, seed=4)
+    torch.manual_seed(0)
+    generator = {"arch": "unet_128", "input_nc": 3, "output_nc": 3, "ngf": 4, "norm": "batch", "use_dropout": False}
+    net = build_generator(**generator)
+    for m in net.modules():  # running statistics far from any image's, so the two modes differ
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.fill_(0.5)
+            m.running_var.fill_(4.0)
+    model = tmp_path / "bn.safetensors"
+    save_shipped(model, net.state_dict(), ModelCard(name="tiny-bn", task="pix2pix", generator=generator, multiple=128))
+    rows = {}
+    for flags in ([], ["--bn-train-mode"]):
+        assert main(["eval", "translation", "--model", str(model), "--data", str(test), "--palette", "none",
+                     "--json", "--device", "cpu", *flags]) == 0
+        report = json.loads(capsys.readouterr().out)
+        rows[bool(flags)] = report["methods"]["model"]["images"][0]["l1"]
+        assert ("mode" in report["settings"]) == bool(flags)
+    assert rows[True] != rows[False]

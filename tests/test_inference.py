@@ -87,3 +87,60 @@ def test_cuda_request_without_gpu_is_an_error(resnet_pth):
         pytest.skip("a GPU is present")
     with pytest.raises(TranslateError, match="CUDA"):
         translate.load(str(resnet_pth), device="cuda")
+
+
+def test_bn_train_mode_is_the_reference_test_protocol(tmp_path):
+    # The reference test.py without --eval: net.train() (per-image batch norm, dropout on), one
+    # image at a time. --bn-train-mode must give the very outputs (same dropout draws) and leave
+    # the weights as they were.
+    path = tmp_path / "unet.pth"
+    state = save_official_generator(path, "unet_128", ngf=4)
+    image = random_image(128, 128)
+    reference = build_generator("unet_128", ngf=4, norm="batch", use_dropout=True)
+    reference.load_state_dict(state)
+    reference.train()
+    torch.manual_seed(7)
+    with torch.no_grad():
+        # contiguous as the pipeline's batches: dropout masks are drawn in memory order
+        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)[None]) / 255.0).float() * 2 - 1
+        expected = ((reference(x)[0] * 0.5 + 0.5).clamp(0, 1) * 255).numpy().transpose(1, 2, 0)
+    t = translate.load(str(path), device="cpu", bn_train_mode=True)
+    torch.manual_seed(7)
+    out = t(image).astype(np.float32)
+    assert np.abs(out - expected).max() <= 0.51  # the output is rounded to uint8
+    eval_mode = translate.load(str(path), device="cpu")(image).astype(np.float32)
+    assert np.abs(out - eval_mode).mean() > 5  # not what eval mode gives
+    for key, value in t.backend.net.state_dict().items():
+        assert torch.equal(value, state[key]), key  # running statistics untouched
+
+
+def test_bn_train_mode_normalises_each_image_of_a_batch_alone(tmp_path):
+    from translate.inference import TorchBackend
+    from translate.nets.layers import reference_test_mode
+
+    net = build_generator("unet_128", ngf=4, norm="batch", use_dropout=False)  # no dropout: deterministic
+    assert reference_test_mode(net) == sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) > 0
+    x = np.random.default_rng(0).normal(size=(2, 3, 128, 128)).astype(np.float32)
+    x[1] *= 0.2  # another contrast: shared statistics would change both outputs
+    alone = np.concatenate([TorchBackend(net, per_image=True)(x[i:i + 1]) for i in range(2)])
+    np.testing.assert_allclose(TorchBackend(net, per_image=True)(x), alone, atol=1e-5)
+    assert not np.allclose(TorchBackend(net)(x), alone, atol=1e-3)
+
+
+def test_bn_train_mode_refused_or_warned_where_it_does_nothing(resnet_pth, capsys):
+    with pytest.raises(TranslateError, match="bn-train-mode"):
+        translate.load("model.onnx", bn_train_mode=True)
+    translate.load(str(resnet_pth), device="cpu", bn_train_mode=True)  # instance norm, no dropout
+    assert "changes nothing" in capsys.readouterr().err
+
+
+def test_run_cli_bn_train_mode(tmp_path):
+    from translate.cli import main
+    from translate.imageio import write_image
+
+    model = tmp_path / "unet.pth"
+    save_official_generator(model, "unet_128", ngf=4)
+    write_image(tmp_path / "in.png", random_image(40, 50))
+    assert main(["run", str(model), str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--device", "cpu",
+                 "--bn-train-mode"]) == 0
+    assert (tmp_path / "out.png").is_file()

@@ -404,7 +404,7 @@ def evaluate_translation(model: str | None, data: str | os.PathLike, *, directio
                          palette: str | os.PathLike | None = None, train_data: str | os.PathLike | None = None,
                          fid: bool = False, inception_weights: str | os.PathLike | None = None,
                          device: str = "auto", tile: int = 0, predictions: str | os.PathLike | None = None,
-                         prediction_suffix: str = "") -> EvalReport:
+                         prediction_suffix: str = "", bn_train_mode: bool = False) -> EvalReport:
     """Score ``model`` (None: baselines only) on a paired test split: a folder of A|B images.
 
     The input half is A for ``direction`` AtoB, B for BtoA (default: the model card's direction).
@@ -419,7 +419,8 @@ def evaluate_translation(model: str | None, data: str | os.PathLike, *, directio
     the input itself. ``predictions`` scores outputs made elsewhere (another tool, an earlier run)
     as one more row: a folder holding, for every test file ``NAME.EXT``, an image named ``NAME``
     + ``prediction_suffix`` with any image extension (``_fake_B`` for the reference
-    implementation's ``test.py`` results), the size of the target.
+    implementation's ``test.py`` results), the size of the target. ``bn_train_mode`` runs the
+    model as that ``test.py`` does by default (see :func:`translate.inference.load`).
     """
     from translate.layouts import split_aligned
     from translate.palettes import draw, load_palette, to_classes
@@ -431,7 +432,7 @@ def evaluate_translation(model: str | None, data: str | os.PathLike, *, directio
     if model is not None:
         from translate.inference import load
 
-        translator = load(model, device=device, direction=direction)
+        translator = load(model, device=device, direction=direction, bn_train_mode=bn_train_mode)
         direction = direction or translator.card.direction
         palette = palette if palette is not None else (translator.card.extra or {}).get("palette")
     direction = direction or "AtoB"
@@ -452,6 +453,8 @@ def evaluate_translation(model: str | None, data: str | os.PathLike, *, directio
     settings: dict[str, Any] = {"direction": direction, "target": f"labels ({labels.name})" if labels else "photo"}
     if translator is not None:
         settings.update(model=model, model_name=translator.card.name)
+        if bn_train_mode:
+            settings["mode"] = "train-mode batch norm and dropout (reference test.py without --eval)"
     if predicted is not None:
         settings["predictions"] = str(predictions)
     if train_data is not None:

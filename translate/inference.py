@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -179,29 +180,36 @@ class TorchBackend:
 
     ``dtype`` (default float32) is the dtype of the module's weights (see
     :func:`translate.precision.inference_dtype`): each batch is cast to it on ``device`` and the
-    output back to float32."""
+    output back to float32. ``per_image`` runs the items of a batch one at a time (for
+    BatchNorm on each image's own statistics, :func:`translate.nets.layers.reference_test_mode`)."""
 
-    def __init__(self, net: Any, device: str = "cpu", dtype: Any = None):
+    def __init__(self, net: Any, device: str = "cpu", dtype: Any = None, per_image: bool = False):
         self.net = net
         self.device = device
         self.dtype = dtype
+        self.per_image = per_image
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            y = self.net(torch.from_numpy(np.ascontiguousarray(x)).to(self.device, self.dtype))
+            t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device, self.dtype)
+            y = torch.cat([self.net(t[i:i + 1]) for i in range(len(t))]) if self.per_image else self.net(t)
         return y.float().cpu().numpy()
 
 
 def load(spec: str, *, device: str = "auto", direction: str | None = None, weights_file: str | None = None,
-         arch: str | None = None, norm: str | None = None, precision: str = "fp32") -> Translator:
+         arch: str | None = None, norm: str | None = None, precision: str = "fp32",
+         bn_train_mode: bool = False) -> Translator:
     """A :class:`~translate.pipeline.Translator` for ``spec`` (see :func:`load_model`).
 
     ``precision`` (``fp32``, ``fp16`` on a GPU, ``bf16``) casts the network and its inputs
-    (:func:`translate.precision.inference_dtype`). A path ending in ``.onnx`` runs on
-    onnxruntime through :mod:`translate.runtime` and never imports torch; its precision is
-    the one it was exported in.
+    (:func:`translate.precision.inference_dtype`). ``bn_train_mode`` runs the network as the
+    reference pix2pix ``test.py`` does without ``--eval``: BatchNorm on each image's (or tile's)
+    own statistics and Dropout active, so outputs are random
+    (:func:`translate.nets.layers.reference_test_mode`); the default is eval mode. A path
+    ending in ``.onnx`` runs on onnxruntime through :mod:`translate.runtime` and never imports
+    torch; its precision is the one it was exported in.
     """
     if str(spec).lower().endswith(".onnx"):
         from translate.runtime import Session
@@ -211,7 +219,10 @@ def load(spec: str, *, device: str = "auto", direction: str | None = None, weigh
         if precision != "fp32":
             raise TranslateError(f"--precision {precision} applies to PyTorch models; an .onnx model runs in the "
                                  f"precision it was exported in (translate export --fp16 for half precision)")
+        if bn_train_mode:
+            raise TranslateError("--bn-train-mode applies to PyTorch models; an .onnx model is exported in eval mode")
         return Session(spec, device=device)
+    from translate.nets.layers import reference_test_mode
     from translate.precision import PRECISIONS, inference_dtype
 
     device = resolve_device(device)
@@ -220,5 +231,8 @@ def load(spec: str, *, device: str = "auto", direction: str | None = None, weigh
     net, card = load_model(spec, direction=direction, weights_file=weights_file, arch=arch, norm=norm,
                            device=device)
     dtype = inference_dtype(precision, device, card.extra.get("precisions", PRECISIONS), f"{card.name} ({card.arch})")
-    return Translator(TorchBackend(net.to(dtype), device, dtype), card, device=device,
+    if bn_train_mode and not reference_test_mode(net):
+        print(f"translate: warning: {card.name} has no BatchNorm or Dropout layers; --bn-train-mode changes nothing",
+              file=sys.stderr)
+    return Translator(TorchBackend(net.to(dtype), device, dtype, per_image=bn_train_mode), card, device=device,
                       model_file=source_weights_file(spec, weights_file))

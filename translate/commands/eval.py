@@ -83,6 +83,9 @@ def _translation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prediction-suffix", default="", metavar="S",
                    help="--predictions file names are the test file's stem + S, any extension (e.g. _fake_B for "
                         "the reference implementation's test.py results)")
+    p.add_argument("--bn-train-mode", action="store_true",
+                   help="run --model as the reference pix2pix test.py does without --eval: batch norm on each "
+                        "image's own statistics, dropout active (random outputs); default: eval mode")
 
 
 def _translation_run(args: argparse.Namespace) -> Any:
@@ -91,7 +94,7 @@ def _translation_run(args: argparse.Namespace) -> Any:
     return evaluate_translation(args.model, args.data, direction=args.direction, palette=args.palette,
                                 train_data=args.train_data, fid=args.fid, inception_weights=args.inception_weights,
                                 device=args.device, tile=args.tile, predictions=args.predictions,
-                                prediction_suffix=args.prediction_suffix)
+                                prediction_suffix=args.prediction_suffix, bn_train_mode=args.bn_train_mode)
 
 
 TASKS: dict[str, EvalTask] = {

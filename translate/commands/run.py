@@ -57,6 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="fp32", metavar="fp32|fp16|bf16", help="PyTorch models: fp32 (default), fp16 "
                    "(CUDA / MPS) or bf16 (CUDA, and CPUs that support it); .onnx models keep their exported precision")
     p.add_argument("--half", action="store_const", const="fp16", dest="precision", help="same as --precision fp16")
+    p.add_argument("--bn-train-mode", action="store_true", help="PyTorch models: run as the reference pix2pix "
+                   "test.py does without --eval (the pix2pix paper's protocol): batch norm on each image's own "
+                   "statistics and dropout active, so outputs vary from run to run; default: eval mode (running "
+                   "statistics, no dropout)")
     video = p.add_argument_group("videos", "a video keeps its frame rate, frame count, rotation and audio; "
                                  "its output keeps the input's container (-o NAME.mkv etc. picks another)")
     video.add_argument("--batch", type=int, default=1, help="frames per model call (default 1; more is faster on "
@@ -229,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
         for suffix in dict.fromkeys(dst.suffix.lower() for dst in videos):
             choose_encoder(suffix, args.codec, args.crf)
     translator = load(args.model, device=args.device, direction=args.direction, weights_file=args.weights,
-                      arch=args.arch, norm=args.norm, precision=args.precision)
+                      arch=args.arch, norm=args.norm, precision=args.precision, bn_train_mode=args.bn_train_mode)
     if translator.needs_mask and args.mask is None:
         raise TranslateError(f"{args.model} is an inpainting model: give the hole with --mask MASK.png (white = hole)")
     if args.mask is not None and not translator.needs_mask:

@@ -62,6 +62,29 @@ def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02) 
     return net
 
 
+def reference_test_mode(net: nn.Module) -> int:
+    """Put ``net``'s BatchNorm and Dropout layers in train mode, as the reference pix2pix
+    ``test.py`` runs a generator unless given ``--eval`` (the pix2pix paper's test protocol), and
+    return how many such layers there are (0: the call changes nothing).
+
+    BatchNorm then normalises each input with its own statistics (the network was trained with
+    batch 1, so it has only ever seen per-image statistics) and Dropout is active, so outputs
+    are random. Unlike a plain ``net.train()`` the running statistics are not updated
+    (``track_running_stats`` off), so the weights stay those of the file; every other layer
+    keeps its mode. Feed it one image per call to get the reference's per-image statistics.
+    """
+    changed = 0
+    for m in net.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.track_running_stats = False  # train mode without touching the running averages
+            m.train()
+            changed += 1
+        elif isinstance(m, nn.modules.dropout._DropoutNd):
+            m.train()
+            changed += 1
+    return changed
+
+
 def precise_batchnorm(net: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Module:
     """A copy of ``net`` whose BatchNorm running statistics are recomputed over ``batches``.
 
