@@ -24,7 +24,7 @@
 #              epochs; SIGTERM saves latest.pt at the current iteration).
 #   ours-defaults  `translate train pix2pix` with every default (the reference's: U-Net 256, ngf 64,
 #              batch norm): the same network and schedule as the reference run, so the difference is
-#              the training code alone.
+#              the training code alone; scored in eval mode and, as the reference, with --bn-train-mode.
 # Output in OUT_DIR: compare.json (scores, iterations, seconds) and samples.tar.gz (input | reference
 # | ours | ground truth for 4 test items).
 set -uo pipefail
@@ -110,6 +110,9 @@ echo "== scores"
   --predictions "$REF_IMAGES" --prediction-suffix _fake_B --json >"$WORK/scores_ours.json" 2>"$LOG/eval_ours.log"
 "${T[@]}" eval translation --model "$WORK/ours_defaults" --data "$DATA/test" --palette facades --device "$DEVICE" \
   --json >"$WORK/scores_ours_defaults.json" 2>"$LOG/eval_ours_defaults.log"
+# the same batch-norm run scored with the reference's test protocol (train-mode batch norm and dropout)
+"${T[@]}" eval translation --model "$WORK/ours_defaults" --data "$DATA/test" --palette facades --device "$DEVICE" \
+  --bn-train-mode --json >"$WORK/scores_ours_defaults_train_mode.json" 2>"$LOG/eval_ours_defaults_train_mode.log"
 
 mkdir -p "$WORK/samples"
 for n in 1 2 3 4; do cp "$DATA/test/$n.jpg" "$WORK/samples/${n}_test.jpg" 2>/dev/null; cp "$REF_IMAGES/${n}_fake_B.png" "$WORK/samples/${n}_reference.png" 2>/dev/null; done
@@ -153,7 +156,8 @@ for name, folder in (("ours", "ours"), ("ours-defaults", "ours_defaults")):
     except Exception as e:  # noqa: BLE001 - recorded, not fatal: the scores still say what they say
         row["scored_iteration_error"] = f"{type(e).__name__}: {e}"
     result["runs"][name] = row
-for key, file in (("scores", "scores_ours.json"), ("scores_ours_defaults", "scores_ours_defaults.json")):
+for key, file in (("scores", "scores_ours.json"), ("scores_ours_defaults", "scores_ours_defaults.json"),
+                  ("scores_ours_defaults_train_mode", "scores_ours_defaults_train_mode.json")):
     try:
         report = json.loads((work / file).read_text())
         result[key] = report.get("pooled") or {m: v.get("mean") for m, v in report["methods"].items()}
