@@ -70,6 +70,7 @@ SHIPPED = tuple(name for name in ("sr-x4", "derain", "inpaint", "facades-photo2l
 EAGER = "torch eager"
 ORT_CPU = "ort cpu"
 ORT_INT8 = "ort cpu int8"
+ORT_PLAIN = "ort cpu no rewrites"
 #: --int8: (calibration folder, held-out check folder) under --data per shipped model: training
 #: material to calibrate on, a test split to check on. Paired A|B folders are cut to the model's
 #: input half first (:func:`input_halves`).
@@ -339,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: physical cores)")
     parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile")
     parser.add_argument("--ort-variants", action="store_true", help="also time other onnxruntime session options")
+    parser.add_argument("--compare-rewrites", action="store_true",
+                        help="also time the fp32 export without translate.graph_rewrite's CPU rewrites")
     parser.add_argument("--startup-repeats", type=int, help="runs of each `translate run` (default 5; --quick 3)")
     parser.add_argument("--int8", action="store_true", help="also export the shipped models to int8 and time them")
     parser.add_argument("--int8-methods", nargs="+", choices=METHODS, default=[DEFAULT_METHOD],
@@ -366,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# Inference benchmark\n\n{cpu_name()}, {threads} threads (physical cores {physical_cores()}, "
           f"logical {os.cpu_count()}); torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; "
           f"median of {rounds} round-robin rounds after {args.warmup} warm-up call(s); random weights for "
-          f"CycleGAN and pix2pix, trained ones for the shipped models.\n",
+          f"CycleGAN and pix2pix, trained ones for the shipped models; load average "
+          f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1 / 5 / 15 min) at the start.\n",
           flush=True)
     rows, columns, notes, startups, int8_rows = [], [], [], [], []
     # A SIGTERM (e.g. `timeout`) or Ctrl-C still prints the rows measured so far.
@@ -386,6 +390,11 @@ def main(argv: list[str] | None = None) -> int:
                     except Exception as e:  # noqa: BLE001
                         notes.append(f"{family}: fp16 export failed: {e}")
                 fns = {**torch_backends(net, card, args, notes), **ort_backends(onnx_fp32, onnx_fp16, threads, args, notes)}
+                if args.compare_rewrites:
+                    from translate.runtime import Session
+
+                    plain = export_onnx(net, card, folder / f"{family}_plain.onnx", cpu_rewrites=False).path
+                    fns[ORT_PLAIN] = Session(plain, device="cpu", threads=threads).backend
                 if args.int8 and family in INT8_DATA:
                     from translate.runtime import Session
 
@@ -406,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
                         speedup = [ratio(times, EAGER, ORT_CPU)]
                         if args.int8:
                             speedup.append(ratio(times, ORT_CPU, ORT_INT8))
+                        if args.compare_rewrites:
+                            speedup.append(ratio(times, ORT_PLAIN, ORT_CPU))
                         rows.append((f"{family} {card.arch}", f"{size}x{size}", batch, times, speedup))
                         print(f"  measured {family} {size} batch {batch}: "
                               + ", ".join(f"{n} {statistics.median(t) / batch:.0f} ms/img" for n, t in times.items()),
@@ -415,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
                     startups.append((family, onnx_s, pth_s))
     except KeyboardInterrupt:
         notes.append("interrupted: the table holds the settings measured before the interruption")
-    header = ["model", "input", "batch"] + columns + ["eager / ort cpu"] + (["ort cpu / int8"] if args.int8 else [])
+    header = (["model", "input", "batch"] + columns + ["eager / ort cpu"] + (["ort cpu / int8"] if args.int8 else [])
+              + (["no rewrites / ort cpu"] if args.compare_rewrites else []))
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for model, size, batch, times, speedup in rows:
@@ -442,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         for family, onnx_s, pth_s in startups:
             print(f"| {family} | {onnx_s:.2f} s | {pth_s:.2f} s |")
         print()
+    notes.append(f"load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1 / 5 / 15 min)")
     for note in notes:
         print(f"- {note}")
     if args.json:

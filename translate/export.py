@@ -17,6 +17,11 @@ optional real image, and the largest absolute difference of the network outputs 
 most 1e-4 (2e-2 for ``fp16``, whose weights and activations are float16 while inputs and
 outputs stay float32). Only then is the file written, atomically; a failed check writes nothing.
 
+CPU rewrites (fp32 and int8, ``cpu_rewrites=True``): before the check, exact graph rewrites that
+onnxruntime's CPU provider runs faster are applied (:mod:`translate.graph_rewrite`: a convolution
+with few output channels, such as a generator's RGB output layer, is computed in four phases);
+the check then covers the rewritten graph.
+
 int8 (``int8=True`` with a ``calibration`` folder): the verified fp32 model is quantised by
 :func:`translate.quantize.quantize_int8` (onnxruntime's static QDQ quantisation, calibrated on
 real images through the pipeline) and written only when its output stays within a PSNR gate of
@@ -364,6 +369,7 @@ def export_onnx(
     int8_check: str | os.PathLike | None = None,
     int8_method: str | None = None,
     int8_gate_db: float | None = None,
+    cpu_rewrites: bool = True,
 ) -> ExportResult:
     """Export ``net`` (built from ``card``) to the ONNX file ``output``, verify it, then write it.
 
@@ -374,6 +380,8 @@ def export_onnx(
     messages. ``int8`` quantises the verified fp32 graph with images from the folder
     ``calibration`` (held-out images from ``int8_check``, else from ``calibration``), with
     ``int8_method`` and the PSNR gate ``int8_gate_db`` (defaults in :mod:`translate.quantize`).
+    ``cpu_rewrites`` (fp32 / int8) applies the exact graph rewrites of :mod:`translate.graph_rewrite`
+    (few-channel convolutions in four phases), before the verification.
     Raises :class:`TranslateError` when the export fails, onnxruntime's output differs from
     PyTorch's by more than 1e-4 (fp32) / 2e-2 (fp16), or the int8 model fails its gate; nothing
     is written then.
@@ -429,6 +437,13 @@ def export_onnx(
     precision = "fp16" if fp16 else "fp32"
     if fp16:
         model = _to_fp16(model)
+    elif cpu_rewrites:
+        from translate.graph_rewrite import phase_split_convolutions
+
+        rewritten = phase_split_convolutions(model)
+        if rewritten:
+            notes.append(f"few-channel convolutions computed in four phases for onnxruntime's CPU layout: "
+                         f"{', '.join(rewritten)}")
     metadata = build_metadata(card, exporter=exporter, opset=actual_opset, precision=precision, batch=batch,
                               source_name=source_name or card.name, source_sha256=source_sha256)
     data = _finish(model, card, metadata)
