@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -138,3 +139,22 @@ def test_existing_run_is_refused_and_resume_guards_options(tmp_path, capsys):
     assert "cannot change --lr" in capsys.readouterr().err
     assert main(["train", "cyclegan", "--resume", str(run)]) == 2
     assert "trains 'pix2pix'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name,sample", [("facades-label2photo", "docs/samples/facade_labels.png"),
+                                         ("shoes-edges2photo", "docs/samples/shoe_edges.png")])
+def test_shipped_translators_are_small_and_paint_their_drawn_sample(name, sample):
+    """The shipped pix2pix files stay <= 15 MB and turn our drawn line art / label map into a picture:
+    not a copy of the input, not a flat colour (a collapsed generator paints one colour everywhere)."""
+    import translate
+    from translate.cards import lookup
+    from translate.imageio import read_image, to_uint
+
+    root = Path(__file__).resolve().parents[1]
+    card = lookup(name)
+    assert card is not None and (root / card.file).stat().st_size <= 15 * 2**20
+    source = to_uint(read_image(root / sample).rgb)
+    out = translate.load(name, device="cpu")(source)
+    assert out.shape == source.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - source).mean() > 20  # it translated, it did not copy
+    assert out.reshape(-1, 3).std(axis=0).mean() > 20  # structure, not one flat colour

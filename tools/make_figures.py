@@ -1,12 +1,14 @@
 """Result pictures for the README: input | ours | ground truth, one per shipped task.
 
-    python tools/make_figures.py        # writes docs/results_{facades,sr,derain,inpaint}.png
+    python tools/make_figures.py        # writes docs/results_{facades,shoes,sr,derain,inpaint}.png
     python tools/make_figures.py --facades-test ../shared/data/paired/facades/test --out out/
         # input | ours | ground truth of facades test items, for local viewing only (not committed)
 
 Only images we may redistribute are committed: facade label maps drawn by tools/draw_facade.py
 (seeds 0-2) through facades-label2photo and back through facades-photo2label (the CMP facades
-images are research data that we do not redistribute); the public-domain sample
+images are research data that we do not redistribute); shoe edge maps drawn by tools/draw_shoe.py
+(seeds 0-2) through shoes-edges2photo (edges2shoes comes from UT Zappos50K, not redistributed
+either); the public-domain sample
 (docs/samples/astronaut_hr.png): SR from its 4x MATLAB-bicubic downscale, de-raining from synthetic
 heavy rain (streaks and mist) of our generator (seed 3), inpainting from a 64x64 centre hole in a
 128x128 crop.
@@ -67,6 +69,24 @@ def facades_figure(path: Path) -> None:
     print(f"wrote {path}")
 
 
+def shoes_figure(path: Path) -> None:
+    """Drawn shoe edge maps -> shoes-edges2photo, three rows of edges | photo."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from draw_shoe import shoe_edges
+
+    to_photo = translate.load("shoes-edges2photo", device="cpu")
+    rows = []
+    for seed in range(3):
+        edges = shoe_edges(seed)
+        tiles = [label(edges, f"drawn edge map (seed {seed})"), label(to_photo(edges), "shoes-edges2photo")]
+        gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
+        rows.append(np.hstack([tiles[0], gap, tiles[1]]))
+    write_image(path, np.vstack(rows))
+    print(f"wrote {path}")
+
+
 def facades_test_sheets(test: Path, out: Path) -> None:
     """input | ours | ground truth of the first 6 test items per model, written under ``out``."""
     for name in ("facades-photo2label", "facades-label2photo"):
@@ -93,6 +113,7 @@ def main() -> None:
     hr = to_uint(read_image(ROOT / "docs/samples/astronaut_hr.png").rgb)
     docs = ROOT / "docs"
     facades_figure(docs / "results_facades.png")
+    shoes_figure(docs / "results_shoes.png")
 
     lr = read_image(ROOT / "docs/samples/astronaut_lr.png").rgb
     ours = translate.load("sr-x4", device="cpu")(to_uint(lr))
