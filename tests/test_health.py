@@ -156,13 +156,16 @@ TINY = ["--netG", "unet_32", "--ngf", "8", "--ndf", "8", "--load-size", "36", "-
 @pytest.mark.parametrize("data, warned", [("sat2mask", ["collapse"]), ("facades", [])])
 def test_sat2mask_collapse_warns_and_the_same_run_on_facades_does_not(tmp_path, capsys, shared_data, data, warned):
     # The same tiny pix2pix, 150 iterations: on sat2mask (targets 99.6% white) it learns to paint
-    # everything white within ~100 iterations; on facades it keeps following its input.
+    # everything white within ~100 iterations; on facades it keeps following its input. Other checks
+    # may speak in such a tiny run at lr 2e-3 (on facades the discriminator wins at 36 px since the
+    # resize antialiases); each warning is logged and printed once.
     run = tmp_path / data
     assert main(["train", "pix2pix", "--data", str(PAIRED / data / "train"), "--out", str(run), *TINY]) == 0
     err = capsys.readouterr().err
     records = read_log(run / "losses.jsonl")
-    assert [r["health"] for r in records if "health" in r] == warned
-    assert err.count("translate: warning:") == len(warned)
+    healths = [r["health"] for r in records if "health" in r]
+    assert [h for h in healths if h == "collapse"] == warned
+    assert len(set(healths)) == len(healths) and err.count("translate: warning:") == len(healths)
     if warned:
         assert "translate: warning: the generator's output hardly depends on its input" in err
         assert "the data itself teaches near-constant output" in err
