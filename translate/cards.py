@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,3 +296,12 @@ def lookup(name: str) -> ModelCard | None:
     if len(full) > 1:
         raise TranslateError(f"'{name}' is ambiguous: use one of {', '.join(sorted(full))}")
     return table[full[0]]
+
+
+def model_tag(spec: str) -> str:
+    """Short, filename-safe name of a MODEL spec (``horse2zebra`` for ``cyclegan/horse2zebra``,
+    ``latest`` for ``run/checkpoints/latest.pt``, ``m`` for ``m.onnx``): the name `translate run`
+    puts in output file names and `translate serve` serves the model under."""
+    p = Path(spec)
+    tag = p.name if os.path.isdir(p) else (p.stem if p.suffix else spec.split("/")[-1])
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", tag) or "out"

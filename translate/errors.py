@@ -44,3 +44,10 @@ def printable(text: object) -> str:
         else:
             out.append(ascii(ch)[1:-1])
     return "".join(out)
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """PyTorch reports a failed allocation as a RuntimeError (CPU) or OutOfMemoryError (CUDA), and
+    onnxruntime as its own error with the same words: tell it by its text."""
+    text = str(e).lower()
+    return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text

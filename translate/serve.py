@@ -106,12 +106,12 @@ def load_models(specs: Sequence[str], device: str = "auto") -> dict[str, ServedM
     raise :class:`TranslateError`. A CycleGAN checkpoint with both generators is loaded in both
     directions.
     """
-    from translate.commands.run import _model_tag
+    from translate.cards import model_tag
     from translate.inference import DIRECTIONS, load
 
     models: dict[str, ServedModel] = {}
     for spec in specs:
-        name = _model_tag(spec)
+        name = model_tag(spec)
         if name in models:
             raise TranslateError(f"{spec}: another model is already served as '{name}' ({models[name].spec}); "
                                  f"serve one of them, or rename a file")
@@ -190,7 +190,7 @@ def translate_upload(served: ServedModel, translator: Translator, data: bytes, n
     refuses (a missing, mis-sized or unwanted mask, a gray image for inpainting, an
     unencodable size), 503 when memory runs out; 500 when the model contradicts its card.
     """
-    from translate.commands.run import _is_out_of_memory
+    from translate.errors import is_out_of_memory
 
     image = _decode_within(data, name, limits)
     hole = None
@@ -209,7 +209,7 @@ def translate_upload(served: ServedModel, translator: Translator, data: bytes, n
     except TranslateError as e:
         raise _error(500 if e.stop_batch else 422, e) from None
     except (MemoryError, RuntimeError) as e:
-        if not isinstance(e, MemoryError) and not _is_out_of_memory(e):
+        if not isinstance(e, MemoryError) and not is_out_of_memory(e):
             raise
         raise _error(503, f"{name}: out of memory; send a smaller image or process it in tiles, e.g. tile=512") from None
 

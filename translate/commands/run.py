@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from translate.architectures import NORMS
-from translate.errors import TranslateError, printable
+from translate.cards import model_tag
+from translate.errors import TranslateError, is_out_of_memory, printable
 from translate.fileio import FileSet, check_can_create, check_not_overwriting
 from translate.imageio import IMAGE_EXTENSIONS, check_format
 from translate.video import VIDEO_EXTENSIONS, check_video_format, is_video
@@ -81,13 +82,6 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", help="architecture of a bare .pth when its keys do not tell "
                    "(resnet_9blocks, resnet_6blocks, unet_256, unet_128)")
     p.add_argument("--norm", choices=NORMS, help="normalisation of a bare .pth")
-
-
-def _model_tag(spec: str) -> str:
-    """Short, filename-safe name of the model for output names (``horse2zebra``, ``latest``)."""
-    p = Path(spec)
-    tag = p.name if os.path.isdir(p) else (p.stem if p.suffix else spec.split("/")[-1])
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", tag) or "out"
 
 
 def plan_outputs(inputs: list[Path], input_spec: str, output: str | None, tag: str, ext: str,
@@ -168,12 +162,6 @@ def plan_masks(inputs: list[Path], mask: str | None) -> list[Path | None]:
     return [by_stem[p.stem] for p in inputs]
 
 
-def _is_out_of_memory(e: RuntimeError) -> bool:
-    """PyTorch reports a failed allocation as a RuntimeError (CPU) or OutOfMemoryError (CUDA)."""
-    text = str(e).lower()
-    return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
-
-
 class _Shards:
     """This process's share of the files under ``torchrun`` (files ``rank::world_size``) and the
     summed counts; a plain single process (no ``WORLD_SIZE``) gets everything and needs no torch."""
@@ -223,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = list_images(args.input, (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS), what="image files or videos")
     masks = plan_masks(inputs, args.mask)
     check_outscale(args.outscale)
-    targets = plan_outputs(inputs, args.input, args.output, _model_tag(args.model), args.ext,
+    targets = plan_outputs(inputs, args.input, args.output, model_tag(args.model), args.ext,
                            read=[*dict.fromkeys(masks), source_weights_file(args.model, args.weights)],
                            suffix=args.suffix)
     if args.codec or args.crf is not None:  # a bad encoder fails before the model is loaded
@@ -279,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
                 reason = str(e).removeprefix(f"{src}: ")
                 tqdm.write(printable(f"translate: skipped {src}: {reason}"), file=sys.stderr)
             except (MemoryError, RuntimeError) as e:
-                if not isinstance(e, MemoryError) and not _is_out_of_memory(e):
+                if not isinstance(e, MemoryError) and not is_out_of_memory(e):
                     raise
                 failed += 1
                 tqdm.write(printable(f"translate: skipped {src}: out of memory; process it in tiles, e.g. --tile 512"),
