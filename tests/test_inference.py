@@ -144,3 +144,14 @@ def test_run_cli_bn_train_mode(tmp_path):
     assert main(["run", str(model), str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--device", "cpu",
                  "--bn-train-mode"]) == 0
     assert (tmp_path / "out.png").is_file()
+
+
+@pytest.mark.parametrize("name,other", [("facades-label2photo", "AtoB"), ("shoes-edges2photo", "AtoB")])
+def test_a_one_way_shipped_model_refuses_the_other_direction(name, other):
+    """A shipped / zoo file holds one generator: asking for the other direction is a clear error, not
+    silently the same network (the card says which way it goes, whatever the task)."""
+    from translate.inference import load
+
+    assert load(name, device="cpu", direction="BtoA").card.direction == "BtoA"  # its own way is fine
+    with pytest.raises(TranslateError, match=rf"{name} translates one way only \(BtoA\)"):
+        load(name, device="cpu", direction=other)

@@ -139,9 +139,10 @@ def load_model(spec: str, *, direction: str | None = None, weights_file: str | N
     name = None
     card, path = resolve_weights(spec, weights_file)
     if card is not None:
-        if direction is not None and direction != card.direction and card.task == "cyclegan":
-            raise TranslateError(f"{card.name} translates one way only ({card.direction}); "
-                                 f"use the zoo model for the other direction (see translate zoo list)")
+        if direction is not None and card.direction is not None and direction != card.direction:
+            # a zoo / shipped file holds one generator: the card says which way it goes
+            raise TranslateError(f"{card.name} translates one way only ({card.direction}); leave out --direction, "
+                                 f"or use a model for the other direction (see translate zoo list)")
         state = checkpoint.load_state_dict(path)
     else:
         if path.suffix == ".safetensors":
