@@ -217,6 +217,8 @@ def test_corrupt_video_is_one_line_naming_the_file(models, tmp_path, capfd, cont
     (["-o", "{dir}/out.png"], "cannot write a video as '.png'"),
     (["-o", "{dir}/clip.mkv"], "would overwrite an input"),
     (["--codec", "ffv1", "--crf", "10"], "ffv1 has no CRF"),
+    (["--crf", "99"], "--crf 99: libx264 takes 0 (best) to 51"),
+    (["--crf", "-1", "-o", "{dir}/out.webm"], "--crf -1: libvpx-vp9 takes 0 (best) to 63"),
     (["--codec", "no_such_codec"], "not a video encoder"),
     (["--codec", "ffv1", "-o", "{dir}/out.webm"], "a .webm file cannot hold it"),
     (["--batch", "0"], "--batch must be >= 1"),

@@ -59,6 +59,8 @@ CONTAINERS = {
 #: Codecs with a constant-quality (CRF) mode and the default CRF of each (H.264 18 is visually
 #: lossless for most footage; the others are set to a similar quality).
 CRF_DEFAULTS = {"libx264": 18, "libx264rgb": 18, "libx265": 20, "libvpx-vp9": 30, "libsvtav1": 30}
+# The CRF scale of each (x264 / x265: 0-51, VP9 / SVT-AV1: 0-63); encoders clamp or refuse values outside it.
+CRF_RANGES = {"libx264": 51, "libx264rgb": 51, "libx265": 51, "libvpx-vp9": 63, "libsvtav1": 63}
 _CODEC_OPTIONS = {"libx264": {"preset": "medium"}, "libx264rgb": {"preset": "medium"},
                   "libx265": {"preset": "medium", "x265-params": "log-level=error"},
                   "libvpx-vp9": {"b": "0", "row-mt": "1"}, "libwebp_anim": {"quality": "90"}}
@@ -143,6 +145,9 @@ def choose_encoder(suffix: str, codec: str | None = None, crf: int | None = None
         raise TranslateError(f"--codec {name}: a {suffix} file cannot hold it; write .mkv (or pick another --codec)")
     if crf is not None and name not in CRF_DEFAULTS:
         raise TranslateError(f"--crf applies to {', '.join(CRF_DEFAULTS)}; {name} has no CRF (drop --crf)")
+    if crf is not None and not 0 <= crf <= CRF_RANGES[name]:
+        raise TranslateError(f"--crf {crf}: {name} takes 0 (best) to {CRF_RANGES[name]} (smallest); "
+                             f"its default is {CRF_DEFAULTS[name]}")
     formats = [f.name for f in found.video_formats or ()]
     if name == "gif":
         pix_fmt = None
