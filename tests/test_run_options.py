@@ -150,3 +150,18 @@ def test_fp16_and_bf16_on_cuda_are_close_to_fp32(model):
     for precision, tolerance in (("fp16", 1e-2), ("bf16", 5e-2)):
         out, _ = translate.load(model, device="cuda", precision=precision).translate(image)
         assert np.abs(out - fp32).max() <= tolerance, precision
+
+
+def test_an_outscale_beyond_the_pixel_limit_skips_the_file_in_one_line(model, tmp_path, capsys, monkeypatch):
+    """--outscale 1e9 used to reach cv2.resize with an impossible size (a traceback); now the file is
+    reported as too large to write, nothing is written and the input is untouched."""
+    src = write_png(tmp_path / "a.png", random_image(16, 16))
+    before = src.read_bytes()
+    assert main(["run", model, str(src), "-o", str(tmp_path / "o.png"), "--outscale", "1e9"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "would become 16000000000x16000000000" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "o.png").exists() and src.read_bytes() == before
+    monkeypatch.setenv("OPENCV_IO_MAX_IMAGE_PIXELS", str(40 * 40))  # the same limit the decoders use
+    assert main(["run", model, str(src), "-o", str(tmp_path / "o.png"), "--outscale", "3"]) == 1
+    assert "48x48, more than 1600 pixels" in capsys.readouterr().err
+    assert main(["run", model, str(src), "-o", str(tmp_path / "o.png"), "--outscale", "2"]) == 0

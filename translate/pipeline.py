@@ -320,8 +320,18 @@ def check_outscale(outscale: float | None) -> None:
 
 
 def outscale_size(size: tuple[int, int], outscale: float) -> tuple[int, int]:
-    """The (H, W) of an output ``outscale`` times an input of (H, W) ``size``: rounded, at least 1."""
-    return max(1, round(size[0] * outscale)), max(1, round(size[1] * outscale))
+    """The (H, W) of an output ``outscale`` times an input of (H, W) ``size``: rounded, at least 1.
+
+    An output of more pixels than images may have here (``$OPENCV_IO_MAX_IMAGE_PIXELS``, 2^30 by
+    default: what the decoders refuse to read) raises :class:`TranslateError`."""
+    from translate.imageio import PIXEL_LIMIT_ENV
+
+    h, w = max(1, round(size[0] * outscale)), max(1, round(size[1] * outscale))
+    limit = int(os.environ.get(PIXEL_LIMIT_ENV, str(2 ** 30)))
+    if h * w > limit:
+        raise TranslateError(f"--outscale {outscale:g}: a {size[1]}x{size[0]} image would become {w}x{h}, more than "
+                             f"{limit} pixels ({PIXEL_LIMIT_ENV}); use a smaller --outscale")
+    return h, w
 
 
 def resize_output(rgb: np.ndarray, alpha: np.ndarray | None,
