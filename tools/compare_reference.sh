@@ -128,6 +128,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from translate.checkpoint import read_checkpoint
+from translate.errors import TranslateError
+from translate.fileio import atomic_write_text
+
 work, out, seconds, device = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 result = {"seconds_each": seconds, "device": device, "runs": {}}
 try:
@@ -148,12 +152,9 @@ result["runs"]["reference"] = {**times.get("reference", {}), "scored_iteration":
                                "epochs_started": int(iters[-1]) if iters else None}
 for name, folder in (("ours", "ours"), ("ours-defaults", "ours_defaults")):
     row = dict(times.get(name, {}))
-    try:
-        import torch
-
-        ckpt = torch.load(work / folder / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)
-        row["scored_iteration"] = int(ckpt.get("iteration", ckpt.get("step", -1)))
-    except Exception as e:  # noqa: BLE001 - recorded, not fatal: the scores still say what they say
+    try:  # the checkpoint's one reader; mmap: only its small entries are looked at
+        row["scored_iteration"] = int(read_checkpoint(work / folder / "checkpoints" / "latest.pt", mmap=True)["iteration"])
+    except (TranslateError, OSError, KeyError) as e:  # recorded, not fatal: the scores still say what they say
         row["scored_iteration_error"] = f"{type(e).__name__}: {e}"
     result["runs"][name] = row
 for key, file in (("scores", "scores_ours.json"), ("scores_ours_defaults", "scores_ours_defaults.json"),
@@ -163,7 +164,7 @@ for key, file in (("scores", "scores_ours.json"), ("scores_ours_defaults", "scor
         result[key] = report.get("pooled") or {m: v.get("mean") for m, v in report["methods"].items()}
     except (OSError, ValueError, KeyError) as e:
         result[key] = {"error": str(e)}
-out.write_text(json.dumps(result, indent=2) + "\n")
+atomic_write_text(out, json.dumps(result, indent=2) + "\n")
 print(json.dumps(result, indent=1))
 EOF
 tar czf "$OUT_DIR/compare_samples.tar.gz" -C "$WORK" samples logs

@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("out", help="output image (e.g. docs/samples/shoe_edges.png)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    write_image(args.out, shoe_edges(args.seed)[..., ::-1].copy())  # write_image takes RGB; the drawing is gray anyway
+    write_image(args.out, shoe_edges(args.seed))
     print(f"wrote {args.out}")
 
 

@@ -39,10 +39,15 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
     return np.vstack([bar, image])
 
 
+def row(tiles: list[np.ndarray]) -> np.ndarray:
+    """Captioned tiles of one height side by side, 6 white pixels apart."""
+    gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
+    return np.hstack([x for t in tiles for x in (t, gap)][:-1])
+
+
 def sheet(path: Path, panels: list[tuple[str, np.ndarray]], size: int) -> None:
     tiles = [label(cv2.resize(img, (size, size), interpolation=cv2.INTER_NEAREST), text) for text, img in panels]
-    gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
-    write_image(path, np.hstack([x for t in tiles for x in (t, gap)][:-1]))
+    write_image(path, row(tiles))
     print(f"wrote {path}")
 
 
@@ -61,10 +66,8 @@ def facades_figure(path: Path) -> None:
         photo = to_photo(labels)
         back = to_labels(photo)
         agree = float(np.mean(to_classes(back, FACADES) == ids))
-        tiles = [label(labels, f"drawn label map (seed {seed})"), label(photo, "facades-label2photo"),
-                 label(back, f"photo2label: {100 * agree:.0f}% as drawn")]
-        gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
-        rows.append(np.hstack([x for t in tiles for x in (t, gap)][:-1]))
+        rows.append(row([label(labels, f"drawn label map (seed {seed})"), label(photo, "facades-label2photo"),
+                         label(back, f"photo2label: {100 * agree:.0f}% as drawn")]))
     write_image(path, np.vstack(rows))
     print(f"wrote {path}")
 
@@ -80,9 +83,7 @@ def shoes_figure(path: Path) -> None:
     rows = []
     for seed in range(3):
         edges = shoe_edges(seed)
-        tiles = [label(edges, f"drawn edge map (seed {seed})"), label(to_photo(edges), "shoes-edges2photo")]
-        gap = np.full((tiles[0].shape[0], 6, 3), 255, np.uint8)
-        rows.append(np.hstack([tiles[0], gap, tiles[1]]))
+        rows.append(row([label(edges, f"drawn edge map (seed {seed})"), label(to_photo(edges), "shoes-edges2photo")]))
     write_image(path, np.vstack(rows))
     print(f"wrote {path}")
 

@@ -489,7 +489,7 @@ def evaluate_translation(model: str | None, data: str | os.PathLike, *, directio
             if image.shape[:2] != target.shape[:2]:
                 raise TranslateError(f"{predicted[name]}: {image.shape[1]}x{image.shape[0]}, but the target of {name} is "
                                      f"{target.shape[1]}x{target.shape[0]}; give predictions at the target's size")
-            produced["predictions"] = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+            produced["predictions"] = image  # Image.rgb is (H, W, 3) whatever the file held
         if retrieval is not None:
             if labels:
                 produced["majority"] = draw(np.full(target.shape[:2], retrieval.majority), labels)

@@ -30,6 +30,11 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", "
 #: claiming more is refused before anything is allocated. Read by OpenCV once, at start-up.
 PIXEL_LIMIT_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"
 
+
+def pixel_limit() -> int:
+    """The most pixels an image may have here: ``$OPENCV_IO_MAX_IMAGE_PIXELS``, else OpenCV's 2**30."""
+    return int(os.environ.get(PIXEL_LIMIT_ENV, str(2 ** 30)))
+
 # Lines the image libraries print straight to the process's stderr (fd 2) while decoding or
 # encoding: libpng's "libpng warning/error: ...", libjpeg's "Corrupt JPEG data ..." / "Premature
 # end of JPEG file", libtiff's "TIFFReadDirectory: Warning, ...", OpenCV's "[ WARN:0@0.1] ..."
@@ -115,9 +120,8 @@ def _decode(data: np.ndarray, flags: int, path: str | os.PathLike) -> np.ndarray
     except cv2.error as e:
         text = str(e)
         if "CV_IO_MAX_IMAGE_PIXELS" in text or "validateInputImageSize" in text:
-            limit = os.environ.get(PIXEL_LIMIT_ENV, str(2 ** 30))
             raise PixelLimitError(
-                f"{path}: its header claims more pixels than the limit of {limit} (damaged, or a decompression "
+                f"{path}: its header claims more pixels than the limit of {pixel_limit()} (damaged, or a decompression "
                 f"bomb); if it really is that large, set {PIXEL_LIMIT_ENV} to its pixel count before starting "
                 f"translate (and use --tile)") from None
         if "Insufficient memory" in text or "Failed to allocate" in text:

@@ -44,7 +44,8 @@ from translate.cards import ModelCard
 from translate.errors import TranslateError
 from translate.fileio import check_not_overwriting
 from translate.holes import fill_holes
-from translate.imageio import Image, check_format, image_from_array, image_to_array, read_image, write_image
+from translate.imageio import (PIXEL_LIMIT_ENV, Image, check_format, image_from_array, image_to_array, pixel_limit,
+                              read_image, write_image)
 from translate.layouts import hole_mask, image_hole, read_mask
 
 #: The smallest side a network is shown (smaller images are reflect-padded to it and cropped
@@ -324,10 +325,8 @@ def outscale_size(size: tuple[int, int], outscale: float) -> tuple[int, int]:
 
     An output of more pixels than images may have here (``$OPENCV_IO_MAX_IMAGE_PIXELS``, 2^30 by
     default: what the decoders refuse to read) raises :class:`TranslateError`."""
-    from translate.imageio import PIXEL_LIMIT_ENV
-
     h, w = max(1, round(size[0] * outscale)), max(1, round(size[1] * outscale))
-    limit = int(os.environ.get(PIXEL_LIMIT_ENV, str(2 ** 30)))
+    limit = pixel_limit()
     if h * w > limit:
         raise TranslateError(f"--outscale {outscale:g}: a {size[1]}x{size[0]} image would become {w}x{h}, more than "
                              f"{limit} pixels ({PIXEL_LIMIT_ENV}); use a smaller --outscale")
