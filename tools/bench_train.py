@@ -113,11 +113,11 @@ def build(recipe_name: str, variant: dict, size: int, batch: int, device: torch.
     recipe_cls = get_recipe(recipe_name)
     extra = {"patch_size": size} if recipe_name == "srgan" else {}
     config = recipe_cls.Config(data="-", out="-", batch_size=batch, load_size=size, crop_size=size,
-                               preprocess="none", device=device.type, **extra, **variant)
+                               preprocess="crop", device=device.type, **extra, **variant)
     torch.manual_seed(0)
     recipe = recipe_cls(config, device, "bench")
     distributed.prepare_recipe(recipe, config, device, distributed.DistInfo())
-    precision.speed_up(recipe.nets, config)
+    precision.speed_up(recipe.nets, config, device)  # as the trainer: cuDNN autotuning on CUDA
     recipe.scaling = precision.loss_scaler(device, config.precision)
     data = random_batch(recipe_name, config, batch, size, device)
     if config.channels_last:

@@ -29,8 +29,10 @@ mkdir -p "$LOG"
 export PYTHONUNBUFFERED=1
 START=$(date +%s)
 DEADLINE=${DEADLINE:-450}  # seconds: later steps are skipped (and say so) to end within 8 minutes
+# SKIP="pytest inference run": steps left out on purpose (e.g. measured on this card already)
 step() { echo "== $1 ($(( $(date +%s) - START )) s)" | tee -a "$OUT/steps.log"; }
 time_left() {  # true while the deadline allows another step; else records the skip
+  if [[ " ${SKIP:-} " == *" $2 "* ]]; then echo "skipped: $1 (SKIP)" | tee -a "$OUT/steps.log"; return 1; fi
   if (( $(date +%s) - START < DEADLINE )); then return 0; fi
   echo "skipped: $1 (deadline ${DEADLINE} s reached)" | tee -a "$OUT/steps.log"; return 1
 }
@@ -52,7 +54,7 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"$LOG/gpu.txt" 2>&1
 
 step "pytest -m gpu"
-timeout ${PYTEST_TIMEOUT:-150} $PY -m pytest -q -m gpu -rs -p no:cacheprovider --junitxml="$LOG/gpu_tests.xml" >"$LOG/gpu_tests.log" 2>&1
+time_left "pytest -m gpu" pytest && timeout ${PYTEST_TIMEOUT:-150} $PY -m pytest -q -m gpu -rs -p no:cacheprovider --junitxml="$LOG/gpu_tests.xml" >"$LOG/gpu_tests.log" 2>&1
 
 step "training data"
 timeout 60 $PY - "$WORK/data" <<'EOF' >"$LOG/data.log" 2>&1
@@ -81,11 +83,12 @@ EOF
 
 step "training: real command, fp32 / bf16 / bf16 + channels_last"
 for variant in ${VARIANTS:-fp32 bf16 bf16_channels_last}; do  # VARIANTS="fp32 bf16_channels_last": a shorter check
-  time_left "training $variant" || break
+  time_left "training $variant" training || break
   case $variant in
     fp32) extra="--device cuda" ;;
     bf16) extra="--device cuda --precision bf16" ;;
     bf16_channels_last) extra="--device cuda --precision bf16 --channels-last" ;;
+    bf16_channels_last_compile) extra="--device cuda --precision bf16 --channels-last --compile" ;;
   esac
   timeout 150 $PY tools/bench_train.py --end-to-end --device cuda --recipes pix2pix --data-dir "$WORK/data/paired" \
     --n1 "$N1" --n2 "$N2" --no-synthetic --train-args "$extra" --json "$LOG/train_pix2pix_$variant.json" \
@@ -96,15 +99,15 @@ for variant in ${VARIANTS:-fp32 bf16 bf16_channels_last}; do  # VARIANTS="fp32 b
 done
 
 step "training: synthetic steps"
-time_left "synthetic steps" && timeout 120 $PY tools/bench_train.py --device cuda --recipes pix2pix cyclegan --iters 20 --warmup 5 \
-  --variants fp32 bf16 channels_last bf16_channels_last --json "$LOG/train_synthetic.json" >"$LOG/train_synthetic.log" 2>&1
+time_left "synthetic steps" synthetic && timeout 120 $PY tools/bench_train.py --device cuda --recipes pix2pix cyclegan --iters 20 --warmup 5 \
+  ${SYNTH_ARGS:---variants fp32 bf16 channels_last bf16_channels_last} --json "$LOG/train_synthetic.json" >"$LOG/train_synthetic.log" 2>&1
 
 step "inference: PyTorch CUDA, onnxruntime CUDA / fp16 / TensorRT"
-time_left "inference" && timeout 150 $PY tools/bench_infer.py --families cyclegan pix2pix sr-x4 --sizes 256 --batches 1 8 --rounds 3 \
+time_left "inference" inference && timeout 150 $PY tools/bench_infer.py --families cyclegan pix2pix sr-x4 --sizes 256 --batches 1 8 --rounds 3 \
   --no-compile --no-startup --json "$LOG/infer.json" >"$LOG/infer.log" 2>&1
 
 step "translate run --device cuda"
-for model in sr-x4 derain; do
+time_left "translate run" run && for model in sr-x4 derain; do
   s=$(date +%s%N)
   timeout 60 $PY -m translate run "$model" docs/samples/astronaut_lr.png -o "$WORK/out_$model.png" --device cuda \
     >>"$LOG/run.log" 2>&1

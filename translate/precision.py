@@ -9,6 +9,9 @@ and the precision of inference (`translate run --precision`, :func:`inference_dt
 * ``--compile`` compiles every net in place with ``nn.Module.compile`` (state-dict keys unchanged);
   where the backend cannot run here (no C++ compiler, unsupported platform) it warns and trains
   uncompiled.
+* On CUDA, cuDNN autotunes its convolution algorithms (``cudnn.benchmark``) whenever every batch has
+  the same size (any ``--preprocess`` but ``none``), as the reference pix2pix / CycleGAN code does:
+  the first iterations time the candidates, the rest run the fastest.
 """
 
 from __future__ import annotations
@@ -95,8 +98,12 @@ def loss_scaler(device: torch.device, precision: str) -> LossScaler:
     return LossScaler(torch.amp.GradScaler(device.type) if precision == "fp16" else None)
 
 
-def speed_up(nets: dict[str, nn.Module], config: Any) -> None:
-    """Apply ``config``'s ``--channels-last`` and ``--compile`` to the built (and resumed) nets, in place."""
+def speed_up(nets: dict[str, nn.Module], config: Any, device: torch.device | None = None) -> None:
+    """Apply ``config``'s ``--channels-last`` and ``--compile`` to the built (and resumed) nets, in place,
+    and on a CUDA ``device`` let cuDNN autotune when every batch has one size (module docstring)."""
+    if device is not None and device.type == "cuda":
+        # With --preprocess none the sizes vary: each new size would be timed again (slower, not faster).
+        torch.backends.cudnn.benchmark = config.preprocess != "none"
     if config.channels_last:
         to_channels_last(nets)
     if config.compile:

@@ -227,7 +227,7 @@ class Trainer:
             self.losses = dict(checkpoint.get("losses", {}))
             set_rng_state(checkpoint["rng"])  # last: building the nets above drew random numbers
         distributed.prepare_recipe(self.recipe, config, self.device, self.dist)  # --sync-bn, torchrun
-        precision.speed_up(self.recipe.nets, config)  # --channels-last, --compile
+        precision.speed_up(self.recipe.nets, config, self.device)  # --channels-last, --compile, cuDNN autotuning
         self.scaling = precision.loss_scaler(self.device, config.precision)  # fp16: a GradScaler
         if checkpoint is not None:
             self.scaling.load_state_dict(checkpoint.get("scaler"))
