@@ -37,6 +37,17 @@ def test_bf16_pix2pix_on_cpu_trains_with_finite_losses_and_fp32_weights(tmp_path
     assert any(not torch.equal(v, b[k]) for k, v in a.items())  # bf16 arithmetic really ran
 
 
+@pytest.mark.parametrize("preprocess, autotune", [("resize_and_crop", True), ("crop", True), ("none", False)])
+def test_cudnn_autotunes_on_cuda_only_when_every_batch_has_one_size(monkeypatch, preprocess, autotune):
+    # the flag is process-wide: monkeypatch restores it after the test
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    config = GANConfig(preprocess=preprocess)
+    precision.speed_up({}, config, torch.device("cpu"))
+    assert torch.backends.cudnn.benchmark is False  # the CPU never touches cuDNN's setting
+    precision.speed_up({}, config, torch.device("cuda"))  # sets a flag only: runs without a GPU
+    assert torch.backends.cudnn.benchmark is autotune
+
+
 @needs_data
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler")  # a skipped fp16 step
 def test_fp16_saves_and_resumes_the_grad_scaler(tmp_path):

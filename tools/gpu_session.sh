@@ -5,13 +5,15 @@
 #   2. tools/compare_reference.sh: the reference pix2pix vs `translate train` on facades, SECONDS_EACH
 #      seconds of training each (.gpu/ref: the reference code, .gpu/data/facades: the data)
 #   3. tools/gpu_check.sh in the time that is left (BUDGET seconds for the whole call)
-# The call that ran it (from a `git archive` snapshot in .gpu/src, so that work in progress in the
-# tree does not travel; weights/ linked to the repository's):
-#   cd .gpu/src && export PYTHONPATH=$(realpath ../stub) && OUT=$OUT WHEELS=../../.whl REF=../ref \
-#     DATA=../data/facades REF_ARGS="--lr_policy step" BUDGET=555 bash tools/gpu_session.sh
+# The call that ran it (from the repository root: the working tree travels as it is; a .gpu/src
+# snapshot beside it no longer fits the 64 MiB a call may carry):
+#   export PYTHONPATH=$(realpath .gpu/stub) && OUT=$OUT WHEELS=.whl REF=.gpu/ref DATA=.gpu/data/facades \
+#     REF_ARGS="--lr_policy step" BUDGET=560 SECONDS_EACH=70 SKIP="pytest inference run" \
+#     SYNTH_ARGS="--variants fp32 bf16_channels_last --batches 1 4" N1=20 N2=220 \
+#     VARIANTS="fp32 bf16_channels_last" bash tools/gpu_session.sh
 # with carry [".gpu", ".whl"]: .gpu/ref the reference files, .gpu/stub/wandb/__init__.py an empty
 # stand-in for the wandb module its visualizer imports (unused without --use_wandb), .gpu/data/facades
-# train/ (360) + test/ (106) as in tools/train_facades.sh. 2026-11-26, H200: 519 s of the call.
+# train/ (360) + test/ (106) as in tools/train_facades.sh. 2026-11-26: H200 519 s, H100 484 s of the call.
 # Results under $OUT: compare.json, compare_samples.tar.gz, gpu_check.json, steps.log,
 # gpu_check_logs.tar.gz, install.log.
 set -uo pipefail
