@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from translate.cards import ModelCard
 from translate.export import export_onnx
-from translate.graph_rewrite import phase_split_convolutions
+from translate.graph_rewrite import phase_split_convolutions, phase_split_transposed_convolutions
 from translate.nets import build_generator
 
 from tests.helpers import write_png
@@ -137,3 +137,55 @@ def test_int8_pixel_shuffle_moves_uint8(tmp_path):
     producers = {o: n.op_type for n in optimized.node for o in n.output}
     shuffles = [n for n in optimized.node if n.op_type == "DepthToSpace"]
     assert shuffles and all(producers.get(n.input[0]) != "DequantizeLinear" for n in shuffles)
+
+
+def _transposed_model(in_channels=16, out_channels=8, kernel=4, pads=(1, 1, 1, 1), output_padding=(0, 0),
+                      bias=True, group=1) -> onnx.ModelProto:
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(
+        rng.normal(0, 0.1, (in_channels, out_channels // group, kernel, kernel)).astype(np.float32), "w")]
+    inputs = ["x", "w"]
+    if bias:
+        inits.append(numpy_helper.from_array(rng.normal(0, 0.1, out_channels).astype(np.float32), "b"))
+        inputs.append("b")
+    node = helper.make_node("ConvTranspose", inputs, ["y"], name="up", kernel_shape=[kernel, kernel],
+                            pads=list(pads), strides=[2, 2], output_padding=list(output_padding), group=group)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", in_channels, "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", out_channels, "oh", "ow"])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+
+
+@pytest.mark.parametrize("kernel, pads, output_padding, bias, size", [
+    (4, (1, 1, 1, 1), (0, 0), True, (9, 12)),   # the U-Net decoder (pix2pix)
+    (3, (1, 1, 1, 1), (1, 1), True, (7, 10)),   # CycleGAN's upsampling
+    (2, (0, 0, 0, 0), (0, 0), False, (5, 6)),
+    (4, (2, 1, 0, 1), (0, 0), True, (6, 7)),    # asymmetric pads
+    (6, (2, 2, 2, 2), (0, 0), True, (4, 5)),
+])
+def test_transposed_phase_split_equals_the_transposed_convolution(kernel, pads, output_padding, bias, size):
+    model = _transposed_model(kernel=kernel, pads=pads, output_padding=output_padding, bias=bias)
+    x = np.random.default_rng(3).normal(0, 1, (2, 16, *size)).astype(np.float32)
+    expected = _run(model, x)
+    assert expected.shape == (2, 8, 2 * size[0], 2 * size[1])
+    assert phase_split_transposed_convolutions(model) == ["up"]
+    onnx.checker.check_model(model, full_check=True)
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("Conv") == 4 and "ConvTranspose" not in ops and "DepthToSpace" in ops
+    # the same multiply-adds: the four phase kernels hold the k x k taps once each
+    weights = {t.name: t for t in model.graph.initializer}
+    taps = sum(int(np.prod(weights[n.input[1]].dims[2:])) for n in model.graph.node if n.op_type == "Conv")
+    assert taps == kernel * kernel
+    got = _run(model, x)
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() <= 1e-5
+
+
+@pytest.mark.parametrize("case", ["grouped", "not doubling", "odd extra"])
+def test_other_transposed_convolutions_are_left_alone(case):
+    model = {"grouped": lambda: _transposed_model(group=2),
+             "not doubling": lambda: _transposed_model(kernel=4, pads=(0, 0, 0, 0)),
+             "odd extra": lambda: _transposed_model(kernel=3, pads=(1, 1, 1, 1))}[case]()
+    before = model.SerializeToString()
+    assert phase_split_transposed_convolutions(model) == []
+    assert model.SerializeToString() == before

@@ -19,8 +19,9 @@ outputs stay float32). Only then is the file written, atomically; a failed check
 
 CPU rewrites (fp32 and int8, ``cpu_rewrites=True``): before the check, exact graph rewrites that
 onnxruntime's CPU provider runs faster are applied (:mod:`translate.graph_rewrite`: a convolution
-with few output channels, such as a generator's RGB output layer, is computed in four phases);
-the check then covers the rewritten graph.
+with few output channels, such as a generator's RGB output layer, is computed in four phases;
+for int8 also every size-doubling transposed convolution, as four phase convolutions that
+onnxruntime runs in integer arithmetic); the check then covers the rewritten graph.
 
 int8 (``int8=True`` with a ``calibration`` folder): the verified fp32 model is quantised by
 :func:`translate.quantize.quantize_int8` (onnxruntime's static QDQ quantisation, calibrated on
@@ -381,7 +382,8 @@ def export_onnx(
     ``calibration`` (held-out images from ``int8_check``, else from ``calibration``), with
     ``int8_method`` and the PSNR gate ``int8_gate_db`` (defaults in :mod:`translate.quantize`).
     ``cpu_rewrites`` (fp32 / int8) applies the exact graph rewrites of :mod:`translate.graph_rewrite`
-    (few-channel convolutions in four phases), before the verification.
+    (few-channel convolutions in four phases; with ``int8`` also the transposed convolutions), before
+    the verification.
     Raises :class:`TranslateError` when the export fails, onnxruntime's output differs from
     PyTorch's by more than 1e-4 (fp32) / 2e-2 (fp16), or the int8 model fails its gate; nothing
     is written then.
@@ -444,6 +446,13 @@ def export_onnx(
         if rewritten:
             notes.append(f"few-channel convolutions computed in four phases for onnxruntime's CPU layout: "
                          f"{', '.join(rewritten)}")
+        if int8:  # before the fp32 verification below, so PyTorch checks the graph that gets quantised
+            from translate.graph_rewrite import phase_split_transposed_convolutions
+
+            transposed = phase_split_transposed_convolutions(model)
+            if transposed:
+                notes.append(f"transposed convolutions computed as four phase convolutions, which onnxruntime "
+                             f"runs in int8 (it has no integer ConvTranspose): {len(transposed)} of them")
     metadata = build_metadata(card, exporter=exporter, opset=actual_opset, precision=precision, batch=batch,
                               source_name=source_name or card.name, source_sha256=source_sha256)
     data = _finish(model, card, metadata)

@@ -15,6 +15,16 @@ M = 3 and k = 7 that is 16 x 64 multiply-adds per 4 output pixels instead of 16 
 (3.1x less). The result is the same sum of the same products (outputs equal to float rounding,
 checked by the export's verification against PyTorch).
 
+:func:`phase_split_transposed_convolutions` computes a stride-2 transposed convolution that
+doubles the size (the U-Net decoder's 4x4 / pad 1, CycleGAN's 3x3 / pad 1 / output padding 1) as
+four ordinary stride-1 convolutions, one per output phase, each holding only the kernel taps that
+reach that phase (2x2 of a 4x4 kernel), concatenated and interleaved by DepthToSpace: the same
+multiply-adds, the same sums. In fp32 onnxruntime runs both forms at the same speed (measured on
+the pix2pix U-Net and CycleGAN, 2-core AMD EPYC); the point is int8: onnxruntime has no integer
+CPU kernel for ConvTranspose, so a quantised U-Net ran its whole decoder in float between
+DequantizeLinear / QuantizeLinear pairs (slower than fp32), while the phase convolutions become
+integer QLinearConv. The export applies it to graphs it quantises.
+
 Generic: it looks at shapes and attributes only, never at which network it is.
 """
 
@@ -141,4 +151,101 @@ def phase_split_convolutions(model: "onnx.ModelProto") -> list[str]:
     return rewritten
 
 
-__all__ = ["MAX_COST_RATIO", "MIN_OPSET", "NCHWC_BLOCK", "phase_cost_ratio", "phase_split_convolutions"]
+def _phase_taps(kernel: int, pad_begin: int, phase: int) -> tuple[list[tuple[int, int]], int, int] | None:
+    """For one axis of a stride-2 transposed convolution: the taps that reach output ``2 m + phase``
+    as (tap of the transposed kernel, position in the phase's ordinary kernel), that kernel's
+    length and its begin padding; None when the phase has no tap.
+
+    Output ``o = 2 i - pad_begin + t`` receives input ``i`` through tap ``t``, so output ``2 m + phase``
+    reads input ``m + (phase + pad_begin - t) / 2`` for the taps ``t`` of the right parity: an
+    ordinary convolution reading offsets ``off = (phase + pad_begin - t) / 2`` around ``m``.
+    """
+    taps = [t for t in range(kernel) if (phase + pad_begin - t) % 2 == 0]
+    if not taps:
+        return None
+    offsets = [(phase + pad_begin - t) // 2 for t in taps]
+    begin = -min(offsets)
+    return [(t, off + begin) for t, off in zip(taps, offsets)], max(offsets) - min(offsets) + 1, begin
+
+
+def phase_split_transposed_convolutions(model: "onnx.ModelProto") -> list[str]:
+    """Rewrite, in place, each size-doubling stride-2 2-D ConvTranspose into four ordinary
+    convolutions, one per output phase, plus Concat and DepthToSpace (module docstring); returns
+    the names of the rewritten nodes.
+
+    A ConvTranspose node qualifies when its weight (C, M, kh, kw) and bias are float32
+    initializers, ``group`` and ``dilations`` are 1, ``strides`` are 2, ``auto_pad`` and
+    ``output_shape`` are unset, and the output is exactly twice the input on both axes
+    (``k + output_padding - pad_begin - pad_end == 2``), with every phase reading at least one tap
+    at non-negative padding. Input sizes may be dynamic. Other nodes are left as they are.
+    """
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    taken = {n.name for n in graph.node} | {o for n in graph.node for o in n.output} | set(initializers)
+
+    def fresh(name: str) -> str:
+        candidate, i = name, 1
+        while candidate in taken:
+            candidate, i = f"{name}_{i}", i + 1
+        taken.add(candidate)
+        return candidate
+
+    nodes, rewritten = [], []
+    for node in graph.node:
+        weight = initializers.get(node.input[1]) if node.op_type == "ConvTranspose" \
+            and node.domain in ("", "ai.onnx") and len(node.input) > 1 else None
+        bias_name = node.input[2] if len(node.input) > 2 and node.input[2] else None
+        attrs = _attributes(node)
+        if (weight is None or weight.data_type != TensorProto.FLOAT or len(weight.dims) != 4
+                or (bias_name is not None and bias_name not in initializers)
+                or attrs.get("group", 1) != 1 or list(attrs.get("strides", [1, 1])) != [2, 2]
+                or list(attrs.get("dilations", [1, 1])) != [1, 1] or "output_shape" in attrs
+                or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")):
+            nodes.append(node)
+            continue
+        _, out_channels, kh, kw = weight.dims
+        top, left, bottom, right = list(attrs.get("pads", [0, 0, 0, 0]))
+        extra_h, extra_w = list(attrs.get("output_padding", [0, 0]))
+        axes = [[_phase_taps(kh, top, r) for r in range(2)], [_phase_taps(kw, left, r) for r in range(2)]]
+        if (kh + extra_h - top - bottom != 2 or kw + extra_w - left - right != 2
+                or any(a is None or a[2] < 0 or a[1] - 1 - a[2] < 0 for axis in axes for a in axis)):
+            nodes.append(node)
+            continue
+        w = numpy_helper.to_array(weight)
+        base = node.name or node.output[0]
+        phases = []
+        for py in range(2):  # DepthToSpace DCR: channel (2 py + px, m) -> pixel (2 y + py, 2 x + px)
+            taps_h, size_h, begin_h = axes[0][py]
+            for px in range(2):
+                taps_w, size_w, begin_w = axes[1][px]
+                kernel = np.zeros((out_channels, w.shape[0], size_h, size_w), np.float32)
+                for th, uh in taps_h:
+                    for tw, uw in taps_w:
+                        kernel[:, :, uh, uw] = w[:, :, th, tw].T
+                name = fresh(f"{base}_phase{py}{px}_weight")
+                graph.initializer.append(numpy_helper.from_array(kernel, name))
+                phases.append(fresh(f"{base}_phase{py}{px}"))
+                nodes.append(helper.make_node(
+                    "Conv", [node.input[0], name] + ([bias_name] if bias_name else []), [phases[-1]],
+                    name=phases[-1], kernel_shape=[size_h, size_w],
+                    pads=[begin_h, begin_w, size_h - 1 - begin_h, size_w - 1 - begin_w]))
+        stacked = fresh(f"{base}_phases")
+        nodes.append(helper.make_node("Concat", phases, [stacked], name=stacked, axis=1))
+        nodes.append(helper.make_node("DepthToSpace", [stacked], list(node.output), name=fresh(f"{base}_depth_to_space"),
+                                      blocksize=2, mode="DCR"))
+        rewritten.append(base)
+    if rewritten:
+        used = {i for n in nodes for i in n.input}
+        keep = [t for t in graph.initializer if t.name in used or t.name in {i.name for i in graph.input}]
+        del graph.node[:]
+        graph.node.extend(nodes)
+        del graph.initializer[:]
+        graph.initializer.extend(keep)
+    return rewritten
+
+
+__all__ = ["MAX_COST_RATIO", "MIN_OPSET", "NCHWC_BLOCK", "phase_cost_ratio", "phase_split_convolutions",
+           "phase_split_transposed_convolutions"]
