@@ -30,7 +30,7 @@ Generic: it looks at shapes and attributes only, never at which network it is.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     import onnx
@@ -62,6 +62,33 @@ def _attributes(node: "onnx.NodeProto") -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
+def _name_maker(graph: "onnx.GraphProto") -> Callable[[str], str]:
+    """A function giving each call a node / tensor name not yet used in ``graph`` (``name``,
+    else ``name_1``, ``name_2``, ...)."""
+    taken = ({n.name for n in graph.node} | {o for n in graph.node for o in n.output}
+             | {t.name for t in graph.initializer})
+
+    def fresh(name: str) -> str:
+        candidate, i = name, 1
+        while candidate in taken:
+            candidate, i = f"{name}_{i}", i + 1
+        taken.add(candidate)
+        return candidate
+
+    return fresh
+
+
+def _replace_nodes(graph: "onnx.GraphProto", nodes: list) -> None:
+    """Make ``nodes`` the graph's nodes and drop the initializers no node reads any more. The
+    exporter's value_info of replaced outputs stays valid: the same names with the same shapes."""
+    used = {i for n in nodes for i in n.input}
+    keep = [t for t in graph.initializer if t.name in used or t.name in {i.name for i in graph.input}]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+
+
 def phase_split_convolutions(model: "onnx.ModelProto") -> list[str]:
     """Rewrite, in place, each stride-1 2-D convolution with few output channels into its
     four-phase form (module docstring); returns the names of the rewritten nodes.
@@ -81,14 +108,7 @@ def phase_split_convolutions(model: "onnx.ModelProto") -> list[str]:
         return []
     graph = model.graph
     initializers = {t.name: t for t in graph.initializer}
-    taken = {n.name for n in graph.node} | {o for n in graph.node for o in n.output} | set(initializers)
-
-    def fresh(name: str) -> str:
-        candidate, i = name, 1
-        while candidate in taken:
-            candidate, i = f"{name}_{i}", i + 1
-        taken.add(candidate)
-        return candidate
+    fresh = _name_maker(graph)
 
     def constant(name: str, value: np.ndarray) -> str:
         name = fresh(name)
@@ -141,13 +161,7 @@ def phase_split_convolutions(model: "onnx.ModelProto") -> list[str]:
                                       list(node.output), name=fresh(f"{base}_crop")))
         rewritten.append(base)
     if rewritten:
-        used = {i for n in nodes for i in n.input}
-        keep = [t for t in graph.initializer if t.name in used or t.name in {i.name for i in graph.input}]
-        del graph.node[:]
-        graph.node.extend(nodes)
-        del graph.initializer[:]
-        graph.initializer.extend(keep)
-        # The exporter's value_info of the replaced outputs stay valid (same name, same shape).
+        _replace_nodes(graph, nodes)
     return rewritten
 
 
@@ -184,14 +198,7 @@ def phase_split_transposed_convolutions(model: "onnx.ModelProto") -> list[str]:
 
     graph = model.graph
     initializers = {t.name: t for t in graph.initializer}
-    taken = {n.name for n in graph.node} | {o for n in graph.node for o in n.output} | set(initializers)
-
-    def fresh(name: str) -> str:
-        candidate, i = name, 1
-        while candidate in taken:
-            candidate, i = f"{name}_{i}", i + 1
-        taken.add(candidate)
-        return candidate
+    fresh = _name_maker(graph)
 
     nodes, rewritten = [], []
     for node in graph.node:
@@ -238,12 +245,7 @@ def phase_split_transposed_convolutions(model: "onnx.ModelProto") -> list[str]:
                                       blocksize=2, mode="DCR"))
         rewritten.append(base)
     if rewritten:
-        used = {i for n in nodes for i in n.input}
-        keep = [t for t in graph.initializer if t.name in used or t.name in {i.name for i in graph.input}]
-        del graph.node[:]
-        graph.node.extend(nodes)
-        del graph.initializer[:]
-        graph.initializer.extend(keep)
+        _replace_nodes(graph, nodes)
     return rewritten
 
 
