@@ -15,8 +15,8 @@
 #
 # The data is made here from docs/samples (the shared data folder does not travel to the GPU
 # machine): 12 crops, so epochs are 12 iterations long and the every-5-epochs checkpoint falls
-# inside the timed iterations; PAIRED_DATA / UNPAIRED_DATA name real folders carried instead. Each step is time-boxed and a failing step is
-# recorded in the JSON, not fatal.
+# inside the timed iterations; PAIRED_DATA / UNPAIRED_DATA name real folders carried instead.
+# Each step is time-boxed and a failing step is recorded in the JSON, not fatal.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_check_out}
