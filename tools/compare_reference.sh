@@ -54,6 +54,11 @@ timed() {  # name, then the command: run it for SECONDS_EACH s (SIGTERM), record
   echo "$name exit=$code seconds=$(( ($(date +%s%N) - s) / 1000000 ))e-3" | tee -a "$LOG/times.txt"
 }
 
+echo "== warm-up (untimed)"
+# The first run on a freshly started machine also pays for cold disk caches (torch's libraries, the
+# images) and CUDA's first initialisation; both trainers share those, so they are warmed first.
+"$PY" -c "import sys, torch, torchvision; torch.zeros(1, device=sys.argv[1]); [p.read_bytes() for d in sys.argv[2:] \
+  for p in __import__('pathlib').Path(d).glob('*.jpg')]" "$DEVICE" "$DATA/train" "$DATA/test" >"$LOG/warmup.log" 2>&1
 echo "== reference: train.py"
 (cd "$REF" && timed reference "$PY" train.py --dataroot "$DATA" --name facades_ref --model pix2pix --direction AtoB \
    --gpu_ids "$GPU_IDS" --checkpoints_dir "$WORK/ref_ckpt" --save_latest_freq 200 --print_freq 200 $REF_ARGS)
