@@ -66,7 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Our shipped models, benchmarked with their trained weights (``weights/<name>.safetensors``); the
 #: facades translators once tools/ship_facades.sh has put them there.
 SHIPPED = tuple(name for name in ("sr-x4", "derain", "inpaint", "facades-photo2label", "facades-label2photo",
-                                  "shoes-edges2photo")
+                                  "shoes-edges2photo", "facades-cyclegan-label2photo")
                 if (ROOT / "weights" / f"{name}.safetensors").exists())
 EAGER = "torch eager"
 ORT_CPU = "ort cpu"
@@ -85,6 +85,7 @@ INT8_DATA = {
     "facades-photo2label": ("paired/facades/train", "paired/facades/test"),
     "facades-label2photo": ("paired/facades/train", "paired/facades/test"),
     "shoes-edges2photo": ("paired/edges2shoes/train", "paired/edges2shoes/val"),
+    "facades-cyclegan-label2photo": ("paired/facades/train", "paired/facades/test"),
 }
 #: Paired folders hold hundreds of images; the export uses at most 16 + 8 of them anyway.
 MAX_HALVES = 24

@@ -8,6 +8,7 @@ set -euo pipefail
 DATA=${DATA:-../shared/data}
 RUNS=${RUNS:-runs}
 T=.venv/bin/translate
+CYCLEGAN_RUN=${CYCLEGAN_RUN:-$RUNS/facades-cyclegan-long}  # the 2520-iteration run: $RUNS/facades-cyclegan
 if [ "${VAL:-0}" = 1 ]; then
   SPLIT="$RUNS/facades/val"; TRAIN="$RUNS/facades/train"
 else
@@ -15,11 +16,11 @@ else
 fi
 echo "== photo -> labels: pix2pix (paired)"
 $T eval translation --model facades-photo2label --data "$SPLIT" --train-data "$TRAIN" --summary --device cpu "$@"
-echo "== photo -> labels: CycleGAN (unpaired), G_A of $RUNS/facades-cyclegan"
-$T eval translation --model "$RUNS/facades-cyclegan" --direction AtoB --palette facades --data "$SPLIT" \
+echo "== photo -> labels: CycleGAN (unpaired), G_A of $CYCLEGAN_RUN"
+$T eval translation --model "$CYCLEGAN_RUN" --direction AtoB --palette facades --data "$SPLIT" \
     --train-data "$TRAIN" --summary --device cpu "$@"
 echo "== labels -> photo: pix2pix"
 $T eval translation --model facades-label2photo --data "$SPLIT" --train-data "$TRAIN" --summary --device cpu "$@"
-echo "== labels -> photo: CycleGAN (unpaired), G_B of $RUNS/facades-cyclegan"
-$T eval translation --model "$RUNS/facades-cyclegan" --direction BtoA --data "$SPLIT" --train-data "$TRAIN" \
+echo "== labels -> photo: CycleGAN (unpaired), G_B of $CYCLEGAN_RUN"
+$T eval translation --model "$CYCLEGAN_RUN" --direction BtoA --data "$SPLIT" --train-data "$TRAIN" \
     --summary --device cpu "$@"

@@ -1,11 +1,12 @@
 """Result pictures for the README: input | ours | ground truth, one per shipped task.
 
-    python tools/make_figures.py        # writes docs/results_{facades,shoes,sr,derain,inpaint}.png
+    python tools/make_figures.py        # writes docs/results_{facades,facades_cyclegan,shoes,sr,derain,inpaint}.png
     python tools/make_figures.py --facades-test ../shared/data/paired/facades/test --out out/
         # input | ours | ground truth of facades test items, for local viewing only (not committed)
 
 Only images we may redistribute are committed: facade label maps drawn by tools/draw_facade.py
-(seeds 0-2) through facades-label2photo and back through facades-photo2label (the CMP facades
+(seeds 0-2) through facades-label2photo and back through facades-photo2label, and through
+facades-cyclegan-label2photo beside facades-label2photo (the CMP facades
 images are research data that we do not redistribute); shoe edge maps drawn by tools/draw_shoe.py
 (seeds 0-2) through shoes-edges2photo (edges2shoes comes from UT Zappos50K, not redistributed
 either); the public-domain sample
@@ -72,6 +73,24 @@ def facades_figure(path: Path) -> None:
     print(f"wrote {path}")
 
 
+def facades_cyclegan_figure(path: Path) -> None:
+    """Drawn label maps -> facades-cyclegan-label2photo (unpaired) beside facades-label2photo
+    (paired), three rows."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from draw_facade import facade_classes
+
+    unpaired, paired = (translate.load(n, device="cpu") for n in ("facades-cyclegan-label2photo", "facades-label2photo"))
+    rows = []
+    for seed in range(3):
+        labels = draw(facade_classes(seed), FACADES)
+        rows.append(row([label(labels, f"drawn label map (seed {seed})"),
+                         label(unpaired(labels), "CycleGAN, unpaired"), label(paired(labels), "pix2pix, paired")]))
+    write_image(path, np.vstack(rows))
+    print(f"wrote {path}")
+
+
 def shoes_figure(path: Path) -> None:
     """Drawn shoe edge maps -> shoes-edges2photo, three rows of edges | photo."""
     import sys
@@ -114,6 +133,7 @@ def main() -> None:
     hr = to_uint(read_image(ROOT / "docs/samples/astronaut_hr.png").rgb)
     docs = ROOT / "docs"
     facades_figure(docs / "results_facades.png")
+    facades_cyclegan_figure(docs / "results_facades_cyclegan.png")
     shoes_figure(docs / "results_shoes.png")
 
     lr = read_image(ROOT / "docs/samples/astronaut_lr.png").rgb
