@@ -52,43 +52,32 @@ def sheet(path: Path, panels: list[tuple[str, np.ndarray]], size: int) -> None:
     print(f"wrote {path}")
 
 
-def facades_figure(path: Path) -> None:
-    """Drawn label maps -> facades-label2photo -> facades-photo2label, three rows."""
+def facades_figures(path: Path, cyclegan_path: Path) -> None:
+    """Drawn label maps (three seeds) -> facades-label2photo -> facades-photo2label at ``path``;
+    the same maps through facades-cyclegan-label2photo (unpaired) beside facades-label2photo
+    (paired) at ``cyclegan_path``."""
     import sys
 
     sys.path.insert(0, str(ROOT / "tools"))
     from draw_facade import facade_classes
 
-    to_photo, to_labels = (translate.load(n, device="cpu") for n in ("facades-label2photo", "facades-photo2label"))
-    rows = []
+    to_photo, to_labels, unpaired = (translate.load(n, device="cpu") for n in
+                                     ("facades-label2photo", "facades-photo2label", "facades-cyclegan-label2photo"))
+    rows, cyclegan_rows = [], []
     for seed in range(3):
         ids = facade_classes(seed)
         labels = draw(ids, FACADES)
         photo = to_photo(labels)
         back = to_labels(photo)
         agree = float(np.mean(to_classes(back, FACADES) == ids))
-        rows.append(row([label(labels, f"drawn label map (seed {seed})"), label(photo, "facades-label2photo"),
+        drawn = label(labels, f"drawn label map (seed {seed})")
+        rows.append(row([drawn, label(photo, "facades-label2photo"),
                          label(back, f"photo2label: {100 * agree:.0f}% as drawn")]))
-    write_image(path, np.vstack(rows))
-    print(f"wrote {path}")
-
-
-def facades_cyclegan_figure(path: Path) -> None:
-    """Drawn label maps -> facades-cyclegan-label2photo (unpaired) beside facades-label2photo
-    (paired), three rows."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tools"))
-    from draw_facade import facade_classes
-
-    unpaired, paired = (translate.load(n, device="cpu") for n in ("facades-cyclegan-label2photo", "facades-label2photo"))
-    rows = []
-    for seed in range(3):
-        labels = draw(facade_classes(seed), FACADES)
-        rows.append(row([label(labels, f"drawn label map (seed {seed})"),
-                         label(unpaired(labels), "CycleGAN, unpaired"), label(paired(labels), "pix2pix, paired")]))
-    write_image(path, np.vstack(rows))
-    print(f"wrote {path}")
+        cyclegan_rows.append(row([drawn, label(unpaired(labels), "CycleGAN, unpaired"),
+                                  label(photo, "pix2pix, paired")]))
+    for out, sheet_rows in ((path, rows), (cyclegan_path, cyclegan_rows)):
+        write_image(out, np.vstack(sheet_rows))
+        print(f"wrote {out}")
 
 
 def shoes_figure(path: Path) -> None:
@@ -132,8 +121,7 @@ def main() -> None:
         facades_test_sheets(args.facades_test, args.out)
     hr = to_uint(read_image(ROOT / "docs/samples/astronaut_hr.png").rgb)
     docs = ROOT / "docs"
-    facades_figure(docs / "results_facades.png")
-    facades_cyclegan_figure(docs / "results_facades_cyclegan.png")
+    facades_figures(docs / "results_facades.png", docs / "results_facades_cyclegan.png")
     shoes_figure(docs / "results_shoes.png")
 
     lr = read_image(ROOT / "docs/samples/astronaut_lr.png").rgb

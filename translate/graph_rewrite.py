@@ -62,6 +62,28 @@ def _attributes(node: "onnx.NodeProto") -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
+def _plain_convolution(node: "onnx.NodeProto", op_type: str, stride: int,
+                       initializers: dict[str, "onnx.TensorProto"]) -> tuple[Any, str | None, dict[str, Any]] | None:
+    """(weight initializer, bias name or None, attributes) of ``node`` when it is an ``op_type``
+    (Conv / ConvTranspose) of the default domain that both rewrites can take: a float32 4-D weight
+    and bias held as initializers, ``group`` and ``dilations`` 1, ``strides`` ``stride`` on both
+    axes, ``auto_pad`` and ``output_shape`` unset; None otherwise."""
+    from onnx import TensorProto
+
+    if node.op_type != op_type or node.domain not in ("", "ai.onnx") or len(node.input) < 2:
+        return None
+    weight = initializers.get(node.input[1])
+    bias_name = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    attrs = _attributes(node)
+    if (weight is None or weight.data_type != TensorProto.FLOAT or len(weight.dims) != 4
+            or (bias_name is not None and bias_name not in initializers)
+            or attrs.get("group", 1) != 1 or list(attrs.get("strides", [1, 1])) != [stride, stride]
+            or list(attrs.get("dilations", [1, 1])) != [1, 1] or "output_shape" in attrs
+            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")):
+        return None
+    return weight, bias_name, attrs
+
+
 def _name_maker(graph: "onnx.GraphProto") -> Callable[[str], str]:
     """A function giving each call a node / tensor name not yet used in ``graph`` (``name``,
     else ``name_1``, ``name_2``, ...)."""
@@ -101,7 +123,7 @@ def phase_split_convolutions(model: "onnx.ModelProto") -> list[str]:
     Graphs of opset < :data:`MIN_OPSET` are left as they are.
     """
     import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     if opset < MIN_OPSET:
@@ -117,17 +139,11 @@ def phase_split_convolutions(model: "onnx.ModelProto") -> list[str]:
 
     nodes, rewritten = [], []
     for node in graph.node:
-        weight = initializers.get(node.input[1]) if node.op_type == "Conv" and node.domain in ("", "ai.onnx") \
-            and len(node.input) > 1 else None
-        bias_name = node.input[2] if len(node.input) > 2 and node.input[2] else None
-        attrs = _attributes(node)
-        if (weight is None or weight.data_type != TensorProto.FLOAT or len(weight.dims) != 4
-                or (bias_name is not None and bias_name not in initializers)
-                or attrs.get("group", 1) != 1 or list(attrs.get("strides", [1, 1])) != [1, 1]
-                or list(attrs.get("dilations", [1, 1])) != [1, 1]
-                or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")):
+        plain = _plain_convolution(node, "Conv", 1, initializers)
+        if plain is None:
             nodes.append(node)
             continue
+        weight, bias_name, attrs = plain
         out_channels, in_channels, kh, kw = weight.dims
         if in_channels % NCHWC_BLOCK or phase_cost_ratio(out_channels, (kh, kw)) > MAX_COST_RATIO:
             nodes.append(node)
@@ -194,7 +210,7 @@ def phase_split_transposed_convolutions(model: "onnx.ModelProto") -> list[str]:
     at non-negative padding. Input sizes may be dynamic. Other nodes are left as they are.
     """
     import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     graph = model.graph
     initializers = {t.name: t for t in graph.initializer}
@@ -202,17 +218,11 @@ def phase_split_transposed_convolutions(model: "onnx.ModelProto") -> list[str]:
 
     nodes, rewritten = [], []
     for node in graph.node:
-        weight = initializers.get(node.input[1]) if node.op_type == "ConvTranspose" \
-            and node.domain in ("", "ai.onnx") and len(node.input) > 1 else None
-        bias_name = node.input[2] if len(node.input) > 2 and node.input[2] else None
-        attrs = _attributes(node)
-        if (weight is None or weight.data_type != TensorProto.FLOAT or len(weight.dims) != 4
-                or (bias_name is not None and bias_name not in initializers)
-                or attrs.get("group", 1) != 1 or list(attrs.get("strides", [1, 1])) != [2, 2]
-                or list(attrs.get("dilations", [1, 1])) != [1, 1] or "output_shape" in attrs
-                or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")):
+        plain = _plain_convolution(node, "ConvTranspose", 2, initializers)
+        if plain is None:
             nodes.append(node)
             continue
+        weight, bias_name, attrs = plain
         _, out_channels, kh, kw = weight.dims
         top, left, bottom, right = list(attrs.get("pads", [0, 0, 0, 0]))
         extra_h, extra_w = list(attrs.get("output_padding", [0, 0]))
