@@ -146,7 +146,8 @@ def test_run_cli_bn_train_mode(tmp_path):
     assert (tmp_path / "out.png").is_file()
 
 
-@pytest.mark.parametrize("name,other", [("facades-label2photo", "AtoB"), ("shoes-edges2photo", "AtoB")])
+@pytest.mark.parametrize("name,other", [("facades-label2photo", "AtoB"), ("shoes-edges2photo", "AtoB"),
+                                        ("facades-cyclegan-label2photo", "AtoB")])
 def test_a_one_way_shipped_model_refuses_the_other_direction(name, other):
     """A shipped / zoo file holds one generator: asking for the other direction is a clear error, not
     silently the same network (the card says which way it goes, whatever the task)."""

@@ -91,27 +91,20 @@ def test_identity_loss_needs_equal_channels(tmp_path, capsys):
     assert rc == 2 and "trainA/ and trainB/" in err and err.count("\n") == 1
 
 
-def test_shipped_cyclegan_is_small_one_way_and_paints_a_drawn_label_map():
-    """The shipped unpaired translator (G_B of tools/train_facades.sh cyclegan-long) stays <= 2 MB,
-    says it is a CycleGAN going labels -> photo, refuses the other direction (its photo -> labels
-    half is not shipped) and turns our drawn label map into a picture: not a copy, not one colour."""
+def test_shipped_cyclegan_is_a_labels_to_photo_cyclegan_painting_photo_colours():
+    """The shipped unpaired translator is G_B of tools/train_facades.sh cyclegan-long: its card says
+    CycleGAN, labels -> photo (size, one-way refusal and "it translates" are checked with the other
+    shipped translators), and it paints a drawn label map in a photo's colours."""
     import numpy as np
 
     import translate
     from translate.cards import lookup
-    from translate.errors import TranslateError
     from translate.imageio import read_image, to_uint
 
     root = Path(__file__).resolve().parents[1]
     card = lookup("facades-cyclegan-label2photo")
-    assert card is not None and (root / card.file).stat().st_size <= 2 * 2**20
-    assert card.task == "cyclegan" and card.direction == "BtoA"
-    with pytest.raises(TranslateError, match="translates one way only"):
-        translate.load("facades-cyclegan-label2photo", device="cpu", direction="AtoB")
+    assert card is not None and card.task == "cyclegan" and card.direction == "BtoA"
     source = to_uint(read_image(root / "docs/samples/facade_labels.png").rgb)
     out = translate.load("facades-cyclegan-label2photo", device="cpu")(source)
-    assert out.shape == source.shape and out.dtype == np.uint8
-    assert np.abs(out.astype(int) - source).mean() > 20  # it translated, it did not copy
-    assert out.reshape(-1, 3).std(axis=0).mean() > 20  # structure, not one flat colour
     # a photo's colours, not the label palette's saturated blues: facades are beige / grey
     assert out[..., 2].mean() < source[..., 2].mean() - 40
