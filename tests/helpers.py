@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import torch
 
-from translate.nets import build_generator
+from translate.nets.build import build_generator
 
 
 def save_official_generator(path: Path, arch: str = "resnet_6blocks", ngf: int = 8, norm: str | None = None,

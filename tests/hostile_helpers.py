@@ -12,9 +12,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from translate.cards import ModelCard
-from translate.cards import ONNX_METADATA_FORMAT as METADATA_FORMAT
-from translate.cards import ONNX_METADATA_KEY as METADATA_KEY
+from translate.models.cards import ModelCard
+from translate.models.cards import ONNX_METADATA_FORMAT as METADATA_FORMAT
+from translate.models.cards import ONNX_METADATA_KEY as METADATA_KEY
 
 
 def write_identity_onnx(path: Path, **card: object) -> Path:

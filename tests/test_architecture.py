@@ -1,4 +1,5 @@
-"""The shape of the package, checked statically: no import circles, torch-free layers stay torch-free.
+"""The shape of the package, checked statically: subpackages in layers whose imports point down,
+no import circles, torch-free modules stay torch-free.
 
 Every module under ``translate/`` is parsed with :mod:`ast` (nothing is imported). An import
 counts wherever it is written: at module level, inside a function, or under
@@ -16,8 +17,25 @@ PACKAGE = Path(__file__).resolve().parents[1] / "translate"
 
 #: Modules every side imports (the CLI, the ONNX runtime, apps): they may not import torch at
 #: import time, directly or through another translate module.
-TORCH_FREE = ("translate.architectures", "translate.cards", "translate.holes", "translate.pipeline",
-              "translate.runtime", "translate.config", "translate.weights", "translate.recipes")
+TORCH_FREE = ("translate", "translate.nets.architectures", "translate.models.cards", "translate.models.weights",
+              "translate.run.holes", "translate.run.pipeline", "translate.run.runtime", "translate.train.config",
+              "translate.train.recipes", "translate.data.layouts", "translate.data.convert", "translate.cli")
+
+#: The layers, top to bottom: a module may import its own layer's modules (within one subpackage
+#: or the ground floor) and any layer below, never a layer above, and never a sibling subpackage
+#: of its own layer (run / train, export / eval, data / models stay apart: what both sides need
+#: moves down). The top layer holds the CLI and the public import paths (``translate``,
+#: ``translate.runtime`` ...); every module of the package must belong to one layer.
+LAYERS = (
+    ("translate", "translate.__main__", "translate.cli", "translate.commands", "translate.runtime",
+     "translate.video", "translate.serve"),
+    ("translate.export", "translate.eval"),
+    ("translate.run", "translate.train"),
+    ("translate.data", "translate.models"),
+    ("translate.nets",),
+    ("translate.errors", "translate.fileio", "translate.imageio", "translate.metrics", "translate.precision",
+     "translate.device", "translate.resilience", "translate.version"),
+)
 
 
 def _modules(root: Path) -> dict[str, tuple[Path, bool]]:
@@ -47,9 +65,13 @@ def _run_at_import(tree: ast.AST):
 
 
 def _imports(tree: ast.AST, name: str, is_package: bool, modules: dict, top_level_only: bool = False) -> set[str]:
-    """The modules of ``modules`` that the parsed module ``name`` imports."""
+    """The modules of ``modules`` that the parsed module ``name`` imports. With ``top_level_only``
+    the packages above ``name`` count too: importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__``."""
     package = name if is_package else name.rpartition(".")[0]
     deps: set[str] = set()
+    if top_level_only:
+        parts = name.split(".")
+        deps.update(".".join(parts[:i]) for i in range(1, len(parts)))
     for node in _run_at_import(tree) if top_level_only else ast.walk(tree):
         if isinstance(node, ast.Import):
             deps.update(a.name for a in node.names)
@@ -101,6 +123,47 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def layer_of(module: str) -> tuple[int, str]:
+    """(index in :data:`LAYERS`, the entry of that layer that ``module`` falls under)."""
+    best = None
+    for index, layer in enumerate(LAYERS):
+        for entry in layer:
+            if (module == entry or module.startswith(entry + ".")) and (best is None or len(entry) > len(best[1])):
+                best = (index, entry)
+    assert best is not None, f"{module} belongs to no layer of LAYERS (add it where it belongs)"
+    return best
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of ``graph`` that points up a layer or sideways to a sibling subpackage."""
+    found = []
+    for module, deps in sorted(graph.items()):
+        level, entry = layer_of(module)
+        for dep in sorted(deps):
+            dep_level, dep_entry = layer_of(dep)
+            if dep_level < level:
+                found.append(f"{module} imports {dep}: up from {entry} to {dep_entry}")
+            elif dep_level == level and dep_entry != entry and level not in (0, len(LAYERS) - 1):
+                found.append(f"{module} imports {dep}: sideways from {entry} to its sibling {dep_entry}")
+    return found
+
+
+def test_imports_point_down_the_layers():
+    violations = layer_violations(import_graph(PACKAGE))
+    assert not violations, "\n".join(violations)
+
+
+def test_the_layer_check_finds_upward_and_sideways_imports():
+    graph = {"translate.run.pipeline": {"translate.train.trainer", "translate.errors"},
+             "translate.nets.build": {"translate.models.cards"},
+             "translate.cli": {"translate.run.inference"},
+             "translate.metrics": {"translate.errors"}}
+    assert layer_violations(graph) == [
+        "translate.nets.build imports translate.models.cards: up from translate.nets to translate.models",
+        "translate.run.pipeline imports translate.train.trainer: sideways from translate.run to its sibling "
+        "translate.train"]
+
+
 def test_no_import_circles_in_translate():
     cycle = find_cycle(import_graph(PACKAGE))
     assert cycle is None, "import circle: " + " -> ".join(cycle)
@@ -135,15 +198,16 @@ def test_the_checker_finds_circles(tmp_path):
     (pkg / "sub" / "c.py").write_text("import pkg.sub\n")
     assert find_cycle(import_graph(pkg)) is None
     graph = import_graph(pkg, top_level_only=True)
-    assert graph["pkg.sub.b"] == set() and graph["pkg.a"] == {"pkg.sub.b"}
+    # a function-level import does not run at import; the packages above a module do
+    assert graph["pkg.sub.b"] == {"pkg", "pkg.sub"} and graph["pkg.a"] == {"pkg", "pkg.sub.b"}
 
 
 def test_every_row_of_the_architecture_table_builds_its_network():
     """The table names importable factories, and a card's size rules hold for the built network."""
     import torch
 
-    from translate import architectures
-    from translate.nets import build_generator
+    from translate.nets import architectures
+    from translate.nets.build import build_generator
 
     small = {"resnet_2blocks": {"ngf": 4}, "unet_32": {"ngf": 4}, "srresnet": {"num_blocks": 1, "num_feat": 4},
              "derain": {"ngf": 4, "growth": 4}, "context_encoder": {"ngf": 4, "max_channels": 8, "bottleneck": 8,
@@ -157,3 +221,18 @@ def test_every_row_of_the_architecture_table_builds_its_network():
         with torch.no_grad():
             out = net(torch.zeros(1, channels, side, side))
         assert out.shape[-1] % side == 0, name
+
+
+def test_documented_import_paths_are_the_moved_modules():
+    """``translate.runtime`` / ``video`` / ``serve`` (README, apps) are the modules of translate.run, not copies."""
+    import importlib
+
+    import translate
+
+    for name in ("runtime", "video", "serve"):
+        assert importlib.import_module(f"translate.{name}") is importlib.import_module(f"translate.run.{name}")
+    from translate.runtime import Session
+    from translate.serve import Limits, create_app, load_models
+    from translate.video import translate_video
+
+    assert all(callable(f) for f in (Session, Limits, create_app, load_models, translate_video, translate.load))

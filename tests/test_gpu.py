@@ -1,4 +1,4 @@
-"""GPU checks (``pytest -m gpu``; tools/gpu_check.sh runs them on a lent GPU machine).
+"""GPU checks (``pytest -m gpu``; tools/gpu/gpu_check.sh runs them on a lent GPU machine).
 
 Each test skips, with the reason, where CUDA (PyTorch) or onnxruntime's CUDA provider is not
 usable, so the suite passes on CPU-only machines. Tolerances: fp32 CUDA vs CPU differ by kernel
@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from translate.cli import main
-from translate.export import TOLERANCE, export_onnx
-from translate.inference import load, load_model
-from translate.runtime import CUDA, Session
+from translate.export.onnx import TOLERANCE, export_onnx
+from translate.run.inference import load
+from translate.models.loading import load_model
+from translate.run.runtime import CUDA, Session
 
 from tests.helpers import random_image, save_official_generator
 

@@ -4,7 +4,7 @@ import re
 import shlex
 from pathlib import Path
 
-from translate.cards import lookup
+from translate.models.cards import lookup
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,10 +5,7 @@ Importing ``translate`` does not import torch; :func:`load` does, unless given a
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-#: The distribution name on PyPI: `translate` there is an unrelated text-translation CLI that also
-#: installs a `translate` module and command, so the two cannot share one environment.
-DISTRIBUTION = "translate-gan"
+from translate.version import DISTRIBUTION, __version__
 
 __all__ = ["__version__", "DISTRIBUTION", "load"]
 
@@ -18,8 +15,8 @@ def load(model: str, **kwargs):
 
     The returned object maps an (H, W, C) uint8 RGB (or RGBA / gray) array to an array of the
     same height and width (times the model's scale). Keyword arguments are those of
-    :func:`translate.inference.load` (``device``, ``direction``, ``weights``, ``tile`` ...).
+    :func:`translate.run.inference.load` (``device``, ``direction``, ``weights``, ``tile`` ...).
     """
-    from translate.inference import load as _load
+    from translate.run.inference import load as _load
 
     return _load(model, **kwargs)

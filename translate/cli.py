@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from translate import DISTRIBUTION, __version__
+from translate.version import DISTRIBUTION, __version__
 from translate.errors import TranslateError, printable
 
 SUBCOMMANDS = ("run", "serve", "train", "eval", "export", "convert", "zoo")

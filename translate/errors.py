@@ -7,6 +7,8 @@ is how every message and file name reaches a terminal: on one line, encodable an
 
 from __future__ import annotations
 
+import math
+
 
 class TranslateError(Exception):
     """A user-facing error: the message says what went wrong, which file, and what to do.
@@ -51,3 +53,16 @@ def is_out_of_memory(e: BaseException) -> bool:
     onnxruntime as its own error with the same words: tell it by its text."""
     text = str(e).lower()
     return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
+
+
+def check_number(value: float, low: float | None = None, high: float | None = None, above: float | None = None,
+                 below: float | None = None) -> None:
+    """Raise ValueError ("must be >= 1") unless ``value`` is finite and ``low`` <= value <= ``high``,
+    ``above`` < value < ``below`` (bounds that are None do not apply). The one range rule of every
+    numeric option: train configs (:func:`translate.train.config.check_value`) and `translate convert`."""
+    if isinstance(value, float) and not math.isfinite(value):  # (math.isfinite overflows on huge ints)
+        raise ValueError("must be a finite number")
+    for bound, broken, rule in ((low, lambda b: value < b, ">="), (above, lambda b: value <= b, ">"),
+                                (high, lambda b: value > b, "<="), (below, lambda b: value >= b, "<")):
+        if bound is not None and broken(bound):
+            raise ValueError(f"must be {rule} {bound}")

@@ -1,6 +1,6 @@
 """`translate convert ...`: turn folders of images into training layouts, and check layouts.
 
-The work is done by :mod:`translate.convert` (imported when a subcommand runs).
+The work is done by :mod:`translate.data.convert` (imported when a subcommand runs).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from translate.layouts import LAYOUTS  # light: the declarations only (numpy / OpenCV load when used)
+from translate.data.layouts import LAYOUTS
 
 _EPILOG = ("Inputs are only read. The output folder must lie outside the inputs and be empty, unless "
            "--resume (complete an interrupted run) or --overwrite (replace the files this command writes). "
@@ -134,7 +134,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(args: argparse.Namespace):
-    from translate.convert import ConvertOptions
+    from translate.data.convert import ConvertOptions
 
     return ConvertOptions(ext=getattr(args, "ext", None), quality=getattr(args, "quality", 95),
                           workers=args.workers, overwrite=args.overwrite, resume=args.resume,
@@ -151,40 +151,40 @@ def _finish(report) -> int:
 
 
 def _combine(args: argparse.Namespace) -> int:
-    from translate import convert
+    from translate.data import convert
 
     return _finish(convert.combine(args.a_dir, args.b_dir, args.out_dir, resize=args.resize, options=_options(args)))
 
 
 def _split(args: argparse.Namespace) -> int:
-    from translate import convert
+    from translate.data import convert
 
     return _finish(convert.split(args.ab_dir, args.out_dir, options=_options(args)))
 
 
 def _unpaired(args: argparse.Namespace) -> int:
-    from translate import convert
+    from translate.data import convert
 
     return _finish(convert.unpaired(args.a_dir, args.b_dir, args.out_dir, test_fraction=args.test_fraction,
                                     seed=args.seed, link=args.link, options=_options(args)))
 
 
 def _aligned_from_unpaired(args: argparse.Namespace) -> int:
-    from translate import convert
+    from translate.data import convert
 
     return _finish(convert.aligned_from_unpaired(args.src_dir, args.out_dir, by_order=args.by_order,
                                                  resize=args.resize, options=_options(args)))
 
 
 def _sr(args: argparse.Namespace) -> int:
-    from translate import convert
+    from translate.data import convert
 
     return _finish(convert.sr(args.hr_dir, args.out_dir, scale=args.scale, patch=args.patch, stride=args.stride,
                               options=_options(args)))
 
 
 def _rain(args: argparse.Namespace) -> int:
-    from translate import convert
+    from translate.data import convert
 
     return _finish(convert.rain(args.clean_dir, args.out_dir, seed=args.seed, light_fraction=args.light_fraction,
                                 density=args.density, angle=args.angle, length=args.length, width=args.width,
@@ -192,14 +192,14 @@ def _rain(args: argparse.Namespace) -> int:
 
 
 def _masks(args: argparse.Namespace) -> int:
-    from translate import convert
+    from translate.data import convert
 
     return _finish(convert.masks(args.out_dir, count=args.count, size=args.size, kind=args.kind, seed=args.seed,
                                  options=_options(args)))
 
 
 def _check(args: argparse.Namespace) -> int:
-    from translate import convert
+    from translate.data import convert
 
     from translate.errors import printable
 

@@ -7,7 +7,7 @@ import sys
 
 from translate.commands.run import add_model_options
 from translate.errors import TranslateError
-from translate.quantize import DEFAULT_GATE_DB, DEFAULT_METHOD, METHODS
+from translate.export.quantize import DEFAULT_GATE_DB, DEFAULT_METHOD, METHODS
 
 
 def _batch(text: str) -> str | int:
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Export a model (zoo name, checkpoint / run folder, .pth or .safetensors, as for "
                     "`translate run`) to one ONNX file with dynamic batch, height and width, in eval mode "
                     "(BatchNorm running statistics, no dropout). The model card is embedded, so "
-                    "`translate run model.onnx IMAGE` and translate.runtime need nothing else. The "
+                    "`translate run model.onnx IMAGE` and translate.run.runtime need nothing else. The "
                     "export is checked against PyTorch with onnxruntime before the file is written.")
     p.add_argument("model", help="zoo name, checkpoint / run folder, .pth or .safetensors file")
     p.add_argument("-o", "--output", required=True, help="the ONNX file to write (must end in .onnx)")
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from translate.export import export_model
+    from translate.export.onnx import export_model
 
     if args.opset is not None and args.opset < 7:
         raise TranslateError(f"--opset {args.opset}: too old; use 17 or newer")

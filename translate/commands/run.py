@@ -8,12 +8,12 @@ import re
 import sys
 from pathlib import Path
 
-from translate.architectures import NORMS
-from translate.cards import model_tag
+from translate.nets.architectures import NORMS
+from translate.models.cards import model_tag
 from translate.errors import TranslateError, is_out_of_memory, printable
 from translate.fileio import FileSet, check_can_create, check_not_overwriting
 from translate.imageio import IMAGE_EXTENSIONS, check_format
-from translate.video import VIDEO_EXTENSIONS, check_video_format, is_video
+from translate.run.video import VIDEO_EXTENSIONS, check_video_format, is_video
 
 AUTO_EXT = "auto"
 # Image formats `--ext auto` writes back as they came: what an input of the format can hold, its
@@ -170,21 +170,21 @@ class _Shards:
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         self.is_main = True
         if self.distributed:
-            from translate import distributed
+            from translate.train import distributed
 
             self.is_main = distributed.setup().is_main
 
     def mine(self, jobs: list) -> list:
         if not self.distributed:
             return jobs
-        from translate import distributed
+        from translate.train import distributed
 
         return distributed.shard(jobs)
 
     def totals(self, counts: list[int]) -> list[int]:
         if not self.distributed:
             return counts
-        from translate import distributed
+        from translate.train import distributed
 
         try:
             return distributed.all_sum(counts)  # the last collective of a sharded run
@@ -197,10 +197,11 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from translate.imageio import list_images
-    from translate.inference import load, source_weights_file
-    from translate.pipeline import check_outscale, check_tiling
+    from translate.run.inference import load
+    from translate.models.loading import source_weights_file
+    from translate.run.pipeline import check_outscale, check_tiling
     from translate.resilience import StopSignals, remove_stale_temp_files_of
-    from translate.video import Stopped, choose_encoder, translate_video
+    from translate.run.video import Stopped, choose_encoder, translate_video
 
     try:
         check_tiling(args.tile, args.tile_overlap)

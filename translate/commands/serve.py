@@ -92,7 +92,7 @@ def serve(args: argparse.Namespace) -> int:
                              f"(FastAPI, uvicorn, python-multipart, Pillow)") from None
     from PIL import Image as PILImage
 
-    from translate.serve import Limits, create_app, load_models
+    from translate.run.serve import Limits, create_app, load_models
 
     limits = Limits(**limits_given)
     # Upload headers are read by Pillow (translate.imageio.declared_size) and checked against

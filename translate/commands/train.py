@@ -1,7 +1,7 @@
 """`translate train RECIPE --data DIR --out RUN_DIR [options]`; `translate train [RECIPE] --resume RUN_DIR`.
 
 The options of each recipe are generated from its config dataclass
-(:func:`translate.config.add_config_arguments`). Recipe modules import torch, so a recipe's
+(:func:`translate.train.config.add_config_arguments`). Recipe modules import torch, so a recipe's
 options are parsed in the handler (``translate train pix2pix --help`` loads the recipe); the
 top-level parser only needs the recipe names, found without importing anything heavy.
 """
@@ -23,7 +23,7 @@ run `translate train RECIPE --help` for the options of a recipe."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from translate.recipes import recipe_names
+    from translate.train.recipes import recipe_names
 
     names = recipe_names()
     p = sub.add_parser(
@@ -45,8 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def recipe_parser(recipe: str) -> argparse.ArgumentParser:
     """The argument parser of one recipe: its config fields plus ``--resume RUN_DIR``."""
-    from translate.config import add_config_arguments
-    from translate.recipes import get_recipe
+    from translate.train.config import add_config_arguments
+    from translate.train.recipes import get_recipe
 
     recipe_cls = get_recipe(recipe)
     doc = sys.modules[recipe_cls.__module__].__doc__ or ""
@@ -67,14 +67,14 @@ def recipe_parser(recipe: str) -> argparse.ArgumentParser:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from translate.config import given_options
-    from translate.recipes import get_recipe
-    from translate.trainer import train
+    from translate.train.config import given_options
+    from translate.train.recipes import get_recipe
+    from translate.train.trainer import train
 
     if args.resume is not None:  # `translate train --resume RUN_DIR [options]`
         if not args.resume:
             raise TranslateError("--resume needs the run folder: translate train --resume RUN_DIR")
-        from translate.trainer import run_recipe
+        from translate.train.trainer import run_recipe
 
         args.recipe, args.options = run_recipe(args.resume[0]), ["--resume", *args.resume]
     if args.config_file is not None:  # `translate train --config FILE.yaml [options]`: recipe from the file
@@ -91,7 +91,7 @@ def handle(args: argparse.Namespace) -> int:
         return int(e.code or 0)
     options = given_options(ns, get_recipe(args.recipe).Config)
     if ns.config_file:
-        from translate.config import read_config_file
+        from translate.train.config import read_config_file
 
         from_file, file_recipe = read_config_file(ns.config_file, get_recipe(args.recipe).Config)
         if file_recipe and file_recipe != args.recipe:
@@ -150,9 +150,9 @@ def _printable_config(recipe: str, options: dict, resume: str | None) -> str:
     import dataclasses
     from pathlib import Path
 
-    from translate.config import config_to_yaml
-    from translate.recipes import get_recipe
-    from translate.trainer import run_config
+    from translate.train.config import config_to_yaml
+    from translate.train.recipes import get_recipe
+    from translate.train.trainer import run_config
 
     cls = get_recipe(recipe).Config
     if resume:

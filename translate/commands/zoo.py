@@ -8,8 +8,8 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
-from translate import cards
-from translate.cards import ModelCard
+from translate.models import cards
+from translate.models.cards import ModelCard
 from translate.errors import TranslateError
 
 _COLUMNS = ("name", "task", "architecture", "source", "cached")
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _row(card: ModelCard) -> dict[str, Any]:
-    from translate.weights import cache_path, is_cached, shipped_path
+    from translate.models.weights import cache_path, is_cached, shipped_path
 
     norm = card.generator.get("norm")
     if card.file:

@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from translate.config import PREPROCESS
+from translate.data.layouts import PREPROCESS
 from translate.errors import TranslateError
 from translate.imageio import IMAGE_EXTENSIONS, read_image
-from translate.layouts import ALIGNED, UNALIGNED, image_files, split_aligned
+from translate.data.layouts import ALIGNED, UNALIGNED, image_files, split_aligned
 
 def refuse_empty(files: Sequence[Path]) -> list[Path]:
     """``files`` as a list; TranslateError naming the first empty (0-byte) one."""
@@ -42,7 +42,7 @@ def refuse_empty(files: Sequence[Path]) -> list[Path]:
 
 def images_in_folders(folders: Sequence[str | os.PathLike], what: str) -> list[Path]:
     """The image files of every folder in ``folders`` (each sorted, see
-    :func:`translate.layouts.image_files`; empty files refused).
+    :func:`translate.data.layouts.image_files`; empty files refused).
 
     A missing folder or one without images raises a one-line TranslateError that names the
     folder and ``what`` it should hold (e.g. ``"clean images for --synthetic-rain"``).
@@ -60,7 +60,7 @@ def images_in_folders(folders: Sequence[str | os.PathLike], what: str) -> list[P
 
 def build_transform(preprocess: str, load_size: int, crop_size: int, flip: bool, multiple: int = 4,
                     paired: bool = False) -> A.Compose:
-    """The albumentations pipeline for ``preprocess`` (see :data:`translate.config.PREPROCESS`).
+    """The albumentations pipeline for ``preprocess`` (see :data:`translate.data.layouts.PREPROCESS`).
 
     ``resize_and_crop``: resize to ``load_size`` square, random ``crop_size`` crop; ``crop``:
     random crop only; ``resize``: resize to ``crop_size``; ``none``: only make the sides
@@ -188,7 +188,7 @@ class AlignedDataset(_SeededDataset):
     """Paired images stored as one file with A on the left half and B on the right half.
 
     ``root`` is a folder of such images or a folder with a ``train`` subfolder of them
-    (``facades/train/1.jpg``), as :data:`translate.layouts.ALIGNED` declares. A and B get the
+    (``facades/train/1.jpg``), as :data:`translate.data.layouts.ALIGNED` declares. A and B get the
     same resize, crop and flip. ``direction`` ``BtoA`` swaps them, so ``A`` is always the network
     input and ``B`` the target.
     """
@@ -219,7 +219,7 @@ class AlignedDataset(_SeededDataset):
 
 
 class UnalignedDataset(_SeededDataset):
-    """Two unpaired folders ``root/trainA`` and ``root/trainB`` (:data:`translate.layouts.UNALIGNED`).
+    """Two unpaired folders ``root/trainA`` and ``root/trainB`` (:data:`translate.data.layouts.UNALIGNED`).
 
     Item ``i`` is A image ``i mod |A|`` and a B image drawn at random (from the item's seeded
     generator); the epoch length is ``max(|A|, |B|)``. A and B are augmented independently.

@@ -1,8 +1,8 @@
 """De-raining data: real rain / clean pairs and clean images with synthetic rain added on the fly.
 
-``DIR`` is a de-raining layout (:data:`translate.layouts.DERAIN`): real pairs in ``DIR/rain``
+``DIR`` is a de-raining layout (:data:`translate.data.layouts.DERAIN`): real pairs in ``DIR/rain``
 and ``DIR/norain`` (the Rain100L / Rain100H / RainTrainH layout: ``rain/rain-001.png`` <->
-``norain/norain-001.png``, matched by :func:`translate.layouts.rain_pair_key`, so same-named
+``norain/norain-001.png``, matched by :func:`translate.data.layouts.rain_pair_key`, so same-named
 pairs match too), or a folder of clean images that get synthetic rain.
 Clean folders (``--synthetic-rain``) give one item per image: a random crop of it with rain
 streaks drawn by :func:`translate.data.degradations.add_rain` from
@@ -22,11 +22,11 @@ from translate.data.datasets import _SeededDataset, build_transform, images_in_f
 from translate.data.degradations import add_rain, random_rain_params
 from translate.errors import TranslateError
 from translate.imageio import read_image
-from translate.layouts import DERAIN
+from translate.data.layouts import DERAIN
 
 
 class DerainDataset(_SeededDataset):
-    """The real pairs of ``data`` (a :data:`~translate.layouts.DERAIN` folder, optional; repeated
+    """The real pairs of ``data`` (a :data:`~translate.data.layouts.DERAIN` folder, optional; repeated
     ``pair_repeat`` times per epoch), or its clean images, followed by synthetic-rain items from
     the images of ``clean_dirs``.
 
@@ -34,7 +34,7 @@ class DerainDataset(_SeededDataset):
     ``light_fraction`` is the share of synthetic items with light rain; ``clean_fraction`` the
     share left dry (input = target), which teaches the network to leave rain-free content,
     such as bright walls and sky, alone. Raises TranslateError when there is no data at all, or
-    what :meth:`translate.layouts.Layout.find` finds wrong with ``data``.
+    what :meth:`translate.data.layouts.Layout.find` finds wrong with ``data``.
     """
 
     def __init__(self, data: str | os.PathLike | None, clean_dirs: Sequence[str | os.PathLike] = (),

@@ -1,13 +1,13 @@
 """Inpainting data: 128x128 crops of clean images with a random hole each.
 
-Images come from one or more inpainting layouts (:data:`translate.layouts.INPAINT`: ``images/``
+Images come from one or more inpainting layouts (:data:`translate.data.layouts.INPAINT`: ``images/``
 or the folder itself, plus optional ``masks/``); each item is a random 128x128 crop at the image's
 own scale (images with a side under 128 are first enlarged to 128), randomly flipped, with a hole
 mask of a kind drawn from ``mask_kinds``: ``centre`` (the 64x64 middle square), ``block`` (a
 random rectangle), ``strokes`` (free-form brush strokes) — all from
 :func:`translate.data.degradations.make_mask` — or ``files`` (a random mask image of
 ``mask_dir``, by default the first ``masks/`` folder of the layouts, read by
-:func:`translate.layouts.read_mask`, resized to 128 with nearest neighbour). Every draw comes
+:func:`translate.data.layouts.read_mask`, resized to 128 with nearest neighbour). Every draw comes
 from ``(seed, epoch, index)``, so runs repeat and resume exactly.
 
 Items: ``{"A": (3, 128, 128) in [-1, 1], "M": (1, 128, 128) float32 0/1 (1 = hole), "A_path": str}``.
@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 import torch
 
-from translate.architectures import GENERATORS
+from translate.nets.architectures import GENERATORS
 from translate.data.datasets import _SeededDataset, refuse_empty, to_tensor
 from translate.data.degradations import MASK_KINDS, make_mask
 from translate.errors import TranslateError
 from translate.imageio import read_image
-from translate.layouts import INPAINT, image_files, read_mask
+from translate.data.layouts import INPAINT, image_files, read_mask
 
 IMAGE_SIZE = GENERATORS["context_encoder"].fixed_size  # the context encoder's one input side (128)
 MASK_SOURCES = (*MASK_KINDS, "files")

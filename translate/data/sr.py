@@ -20,7 +20,7 @@ from translate.data.datasets import refuse_empty
 from translate.data.degradations import make_lr, modcrop
 from translate.errors import TranslateError
 from translate.imageio import read_image, to_uint
-from translate.layouts import SR, split_folders
+from translate.data.layouts import SR, split_folders
 
 __all__ = ["SRDataset", "split_folders", "make_lr", "modcrop"]  # the last three re-exported from their homes
 
@@ -48,7 +48,7 @@ class SRDataset(Dataset):
         self.files: list[Path] = []
         self.images: list[np.ndarray] = []
         self.skipped: list[Path] = []
-        # each folder is an SR layout (HR/ [+ LR_x<N>/], see translate.layouts.SR) or itself a folder of HR images
+        # each folder is an SR layout (HR/ [+ LR_x<N>/], see translate.data.layouts.SR) or itself a folder of HR images
         for path in refuse_empty([p for f in folders for p in SR.find(f).require().training_files()]):
             rgb = to_uint(read_image(path).rgb)
             if min(rgb.shape[:2]) < patch_size:

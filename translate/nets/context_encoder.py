@@ -21,7 +21,7 @@ import math
 import torch
 import torch.nn as nn
 
-from translate.architectures import GENERATORS
+from translate.nets.architectures import GENERATORS
 from translate.nets.layers import conv_bias, norm_layer
 
 IMAGE_SIZE = GENERATORS["context_encoder"].fixed_size  # the one input side (128), from the table

@@ -8,7 +8,7 @@ from copy import deepcopy
 import torch
 import torch.nn as nn
 
-from translate.architectures import INIT_TYPES, NORMS
+from translate.nets.architectures import INIT_TYPES, NORMS
 
 
 def norm_layer(norm: str, channels: int) -> nn.Module:

@@ -1,0 +1,162 @@
+"""pix2pix through `translate train pix2pix` on real facades with tiny nets, plus its loss pieces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from translate.cli import main
+from translate.train.losses import GANLoss
+from translate.nets.build import build_generator, load_generator_state
+from translate.train.recipes import get_recipe
+from translate.train.recipes._gan import discriminator_loss
+from translate.train.trainer import seed_everything
+
+DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+FACADES = DATA / "paired" / "facades_mini"
+needs_data = pytest.mark.skipif(not FACADES.is_dir(), reason="real images in ../shared/data are not available")
+
+TINY = ["--netG", "unet_32", "--ngf", "8", "--ndf", "8", "--load-size", "36", "--crop-size", "32",
+        "--workers", "0", "--print-every", "1", "--seed", "1"]
+
+
+def tiny_config(**overrides):
+    Config = get_recipe("pix2pix").Config
+    return Config(data=str(FACADES), out="unused", netG="unet_32", ngf=8, ndf=8, load_size=36, crop_size=32,
+                  workers=0, seed=1, **overrides)
+
+
+def random_batch(size: int = 32, batch: int = 2) -> dict:
+    g = torch.Generator().manual_seed(0)
+    return {"A": torch.rand(batch, 3, size, size, generator=g) * 2 - 1,
+            "B": torch.rand(batch, 3, size, size, generator=g) * 2 - 1}
+
+
+@needs_data
+def test_train_writes_log_sheet_and_loadable_checkpoint(tmp_path, capsys):
+    run = tmp_path / "run"
+    rc = main(["train", "pix2pix", "--data", str(FACADES), "--out", str(run), "--max-iters", "3",
+               "--sample-every", "2", "--direction", "BtoA", *TINY])
+    assert rc == 0, capsys.readouterr().err
+
+    records = [json.loads(line) for line in (run / "losses.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == [1, 2, 3]
+    for r in records:
+        for key in ("G_GAN", "G_L1", "D_real", "D_fake"):
+            assert torch.isfinite(torch.tensor(r[key])), r
+    assert records[0]["lr_G"] == pytest.approx(2e-4)
+
+    sheet = cv2.imread(str(run / "samples" / "iter_000002.png"))
+    assert sheet.shape == (32, 3 * 32, 3)  # input | output | target for one batch item
+    assert (run / "samples" / "iter_000003.png").is_file()  # a sheet for the final iteration too
+
+    ckpt = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert ckpt["format"] == "translate-checkpoint" and ckpt["version"] == 1 and ckpt["recipe"] == "pix2pix"
+    assert ckpt["iteration"] == 3 and ckpt["config"]["direction"] == "BtoA"
+    assert set(ckpt["nets"]) == {"G", "D"} and set(ckpt["optimizers"]) == {"G", "D"}
+    assert json.loads((run / "config.json").read_text()) == ckpt["config"]
+    card = ckpt["cards"]["G"]
+    assert card["task"] == "pix2pix" and card["direction"] == "BtoA" and card["name"] == "run:run"
+    assert card["generator"] == {"arch": "unet_32", "input_nc": 3, "output_nc": 3, "ngf": 8, "norm": "batch",
+                                 "use_dropout": True}
+    assert card["multiple"] == 32 and card["licence"] == "user-trained"
+    assert not any(k.startswith("module.") for k in ckpt["nets"]["G"])
+
+    # the card alone rebuilds the generator, which loads strictly and differs from its initialisation
+    G = load_generator_state(build_generator(**card["generator"]), ckpt["nets"]["G"], "unet_32")
+    seed_everything(1)
+    initial = get_recipe("pix2pix")(tiny_config(direction="BtoA"), torch.device("cpu"), "x").nets["G"]
+    changed = [k for k, v in G.state_dict().items() if v.is_floating_point()
+               and not torch.equal(v, initial.state_dict()[k])]
+    assert len(changed) > 10
+
+
+def test_gradient_penalty_changes_discriminator_gradients():
+    recipe = get_recipe("pix2pix")(tiny_config(gan_mode="wgangp"), torch.device("cpu"), "x")
+    D = recipe.nets["D"]
+    batch = random_batch()
+    real = torch.cat([batch["A"], batch["B"]], 1)
+    fake = torch.cat([batch["A"], batch["B"].flip(-1)], 1)
+
+    def d_grads(lambda_gp: float) -> tuple[torch.Tensor, dict]:
+        D.zero_grad()
+        torch.manual_seed(0)
+        loss, parts = discriminator_loss(GANLoss("wgangp"), D, real, fake, lambda_gp)
+        loss.backward()
+        return torch.cat([p.grad.flatten() for p in D.parameters()]), parts
+
+    without, parts0 = d_grads(0.0)
+    with_gp, parts = d_grads(10.0)
+    assert parts["gp"] > 0 and parts0["gp"] == 0
+    assert not torch.allclose(without, with_gp)
+    losses = recipe.train_step(batch)
+    assert "D_gp" in losses and losses["D_gp"] > 0
+
+
+@pytest.mark.parametrize("gan_mode", ["vanilla", "lsgan", "hinge", "wgangp"])
+def test_train_step_updates_both_nets_in_every_gan_mode(gan_mode):
+    recipe = get_recipe("pix2pix")(tiny_config(gan_mode=gan_mode), torch.device("cpu"), "x")
+    before = {k: [p.detach().clone() for p in net.parameters()] for k, net in recipe.nets.items()}
+    losses = recipe.train_step(random_batch())
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    for k, net in recipe.nets.items():
+        assert any(not torch.equal(a, b) for a, b in zip(before[k], net.parameters())), k
+        assert all(p.requires_grad for p in net.parameters())  # D is unfrozen again after the G step
+    assert [t.shape for t in recipe.sample({})] == [(2, 3, 32, 32)] * 3
+
+
+@needs_data
+def test_bad_options_are_one_line_errors(tmp_path, capsys):
+    cases = [
+        (["--data", str(tmp_path / "missing")], "dataset folder not found"),
+        (["--data", str(FACADES), "--load-size", "32", "--crop-size", "64"], "--crop-size 64 is larger than"),
+        (["--data", str(FACADES), "--netG", "unet_256", "--crop-size", "128"], "multiple of 256"),
+        (["--data", str(FACADES), "--netG", "vgg"], "unknown --netG"),
+    ]
+    for args, message in cases:
+        rc = main(["train", "pix2pix", "--out", str(tmp_path / "run"), *args])
+        err = capsys.readouterr().err
+        assert rc == 2 and message in err, err
+        assert err.count("\n") == 1 and err.startswith("translate: error: ")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    rc = main(["train", "pix2pix", "--out", str(tmp_path / "run")])
+    assert rc == 2 and "--data DIR is required" in capsys.readouterr().err
+
+
+@needs_data
+def test_existing_run_is_refused_and_resume_guards_options(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "pix2pix", "--data", str(FACADES), "--out", str(run), "--max-iters", "1", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["train", "pix2pix", "--data", str(FACADES), "--out", str(run), *TINY]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "pix2pix", "--resume", str(run), "--lr", "0.1"]) == 2
+    assert "cannot change --lr" in capsys.readouterr().err
+    assert main(["train", "cyclegan", "--resume", str(run)]) == 2
+    assert "trains 'pix2pix'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name,sample,max_mb", [("facades-label2photo", "docs/samples/facade_labels.png", 15),
+                                                ("shoes-edges2photo", "docs/samples/shoe_edges.png", 15),
+                                                ("facades-cyclegan-label2photo", "docs/samples/facade_labels.png", 2)])
+def test_shipped_translators_are_small_and_paint_their_drawn_sample(name, sample, max_mb):
+    """The shipped translator files stay small (pix2pix U-Nets <= 15 MB, the CycleGAN ResNet <= 2 MB)
+    and turn our drawn line art / label map into a picture: not a copy of the input, not a flat
+    colour (a collapsed generator paints one colour everywhere)."""
+    import translate
+    from translate.models.cards import lookup
+    from translate.imageio import read_image, to_uint
+
+    root = Path(__file__).resolve().parents[3]
+    card = lookup(name)
+    assert card is not None and (root / card.file).stat().st_size <= max_mb * 2**20
+    source = to_uint(read_image(root / sample).rgb)
+    out = translate.load(name, device="cpu")(source)
+    assert out.shape == source.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - source).mean() > 20  # it translated, it did not copy
+    assert out.reshape(-1, 3).std(axis=0).mean() > 20  # structure, not one flat colour

@@ -1,0 +1,47 @@
+"""Turn a `translate train` checkpoint into a shipped model: weights/<name>.safetensors.
+
+The generator's state dict is stored as safetensors with its model card (architecture,
+normalisation, size multiple, provenance) in the header, so `translate run <name>` and
+`translate run weights/<name>.safetensors` rebuild the network from the file alone.
+
+    python tools/ship/ship_model.py RUN_DIR/checkpoints/latest.pt NAME --description "..." [--direction AtoB]
+        [--palette facades] [--fp16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from translate.models.cards import REPO_WEIGHTS
+from translate.models.loading import load_model
+from translate.models.checkpoint import save_shipped
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("name", help="zoo name of the shipped model")
+    p.add_argument("--direction", choices=("AtoB", "BtoA"))
+    p.add_argument("--description", default="")
+    p.add_argument("--source", default="trained by translate (see tools/)")
+    p.add_argument("--licence", default="BSD-3-Clause (weights trained by the translate authors)")
+    p.add_argument("--palette", help="the outputs are label maps in this palette (e.g. facades): stored in the "
+                                     "card, so `translate eval translation` scores them as label maps")
+    p.add_argument("--fp16", action="store_true",
+                   help="store float weights as float16 (half the size; loaded back into float32)")
+    args = p.parse_args()
+    net, card = load_model(args.checkpoint, direction=args.direction)
+    out = REPO_WEIGHTS / f"{args.name}.safetensors"
+    card = dataclasses.replace(card, name=args.name, file=f"weights/{out.name}", url=None, sha256=None,
+                               description=args.description, source=args.source, licence=args.licence,
+                               extra={**card.extra, **({"palette": args.palette} if args.palette else {})})
+    state = net.state_dict()
+    if args.fp16:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    save_shipped(out, state, card)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Where weights live: the per-user cache, downloads with checksums, shipped files. No torch.
+
+Zoo weights are downloaded once into ``<cache>/weights/<card name>.pth`` (``<cache>`` is
+``$TRANSLATE_HOME`` or the platform's user cache folder). A download streams into a temporary
+file in the same folder while its SHA-256 is computed, and is renamed into place only when
+complete and, where the card gives a checksum, correct; the checksum is recorded beside the file
+(``<file>.sha256``) and checked on every later use, which needs no network. Shipped models are
+files under ``weights/`` named by their card. Reading the files is :mod:`translate.models.checkpoint`'s
+job (tensors) and :mod:`translate.models.cards`' (the card in a file's header).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path, PurePosixPath
+
+from translate.models import cards
+from translate.models.cards import ModelCard
+from translate.errors import TranslateError
+from translate.fileio import atomic_write_text
+
+DOWNLOAD_TIMEOUT_S = 30.0
+_CHUNK = 1 << 20
+
+
+def cache_dir() -> Path:
+    """The per-user cache folder: ``$TRANSLATE_HOME`` if set, else the platform's cache folder.
+
+    On Linux the default is ``~/.cache/translate``. The folder is not created here.
+    """
+    home = os.environ.get("TRANSLATE_HOME")
+    if home:
+        return Path(home).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("translate"))
+
+
+def cache_path(card: ModelCard) -> Path:
+    """Where the downloaded weights of ``card`` live: ``<cache>/weights/<card.name>.pth``.
+
+    Card names such as ``cyclegan/horse2zebra`` become a subfolder. A name that would leave
+    the cache folder (absolute, ``..``) raises ValueError.
+    """
+    parts = PurePosixPath(card.name).parts
+    if not parts or card.name.startswith("/") or any(p in ("..", ".") for p in parts) or "\\" in card.name:
+        raise ValueError(f"model card name {card.name!r} is not a relative path of plain names")
+    return cache_dir().joinpath("weights", *parts[:-1], parts[-1] + ".pth")
+
+
+def shipped_path(card: ModelCard) -> Path:
+    """The file of a shipped model: ``card.file`` resolved against the repository root."""
+    if not card.file:
+        raise ValueError(f"model card {card.name!r} has no shipped file")
+    return cards.REPO_WEIGHTS.parent / card.file
+
+
+def is_cached(card: ModelCard) -> bool:
+    """True if the weights of ``card`` are on disk: its shipped file, or its file in the cache.
+
+    Only checks that the file exists; :func:`fetch` verifies the checksum.
+    """
+    return (shipped_path(card) if card.file else cache_path(card)).is_file()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes as 64 lowercase hex digits (read in chunks)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def fetch(card: ModelCard, *, weights: str | os.PathLike | None = None, progress: bool = True) -> Path:
+    """A local file holding the weights of ``card``, downloading them into the cache if needed.
+
+    ``weights`` (the ``--weights FILE`` option) overrides everything and must exist. A shipped
+    card (``card.file``) resolves against the repository root. A cached file is checked against
+    ``card.sha256``, or the checksum recorded when it was downloaded, without any network access.
+    Otherwise ``card.url`` (http, https or file) is downloaded with a progress bar on stderr
+    (``progress=False`` hides it). Every failure raises :class:`TranslateError` saying what to do.
+    """
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise TranslateError(f"--weights {weights}: no such file")
+        return path
+    if card.file:
+        path = shipped_path(card)
+        if not path.is_file():
+            raise TranslateError(
+                f"shipped model {card.name}: {path} is missing; restore it from the repository "
+                f"(git checkout -- {card.file}) or pass --weights FILE"
+            )
+        return path
+    return fetch_url(card.url, cache_path(card), sha256=card.sha256, desc=card.name, progress=progress)
+
+
+def fetch_url(url: str | None, path: Path, *, sha256: str | None = None, desc: str, progress: bool = True,
+              hint: str = " or pass --weights FILE") -> Path:
+    """``path``, downloaded from ``url`` first unless it is already there (the cache logic of
+    :func:`fetch` for any file, e.g. the Inception weights of FID).
+
+    A file already at ``path`` is checked against ``sha256`` (a full digest or a prefix of one, as
+    torch hub file names carry) or the digest recorded at download, without network access; a file
+    placed there by hand with neither is taken as is. ``desc`` names the file in messages and the
+    progress bar; ``hint`` ends the "place the file by hand" advice.
+    """
+    if path.is_file():
+        _verify_cached(path, desc, sha256)
+        return path
+    if not url:
+        raise TranslateError(f"{desc} has no download URL; place the file at {path}{hint}")
+    _download(url, path, expected_sha256=sha256, progress=progress, desc=desc, hint=hint)
+    return path
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _verify_cached(path: Path, desc: str, expected: str | None) -> None:
+    # A file placed by hand, without a sidecar, for a card without a checksum is taken as is.
+    if not expected and _sidecar(path).is_file():
+        recorded = _sidecar(path).read_text(encoding="utf-8").split()
+        expected = recorded[0] if recorded else None
+    if not expected:
+        return
+    actual = sha256_file(path)
+    if not actual.startswith(expected.lower()):
+        raise TranslateError(
+            f"cached weights of {desc} are corrupt: {path} has SHA-256 {actual}, expected {expected}; "
+            f"delete it to download it again"
+        )
+
+
+def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bool, desc: str,
+              hint: str = " or pass --weights FILE") -> None:
+    """Stream ``url`` into a temporary file beside ``dest``; rename it to ``dest`` when complete.
+
+    The temporary file is removed on any failure (including Ctrl-C), so ``dest`` is either the
+    whole verified file or absent. The checksum is written to the sidecar before the rename.
+    """
+    from tqdm import tqdm
+
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    except OSError as e:
+        raise TranslateError(
+            f"cannot write to the weights cache {dest.parent} ({e.strerror or e}); "
+            f"set TRANSLATE_HOME to a writable folder{hint}"
+        ) from e
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+                length = response.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else None
+                received = 0
+                with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
+                          file=sys.stderr, disable=None if progress else True, leave=False) as bar:
+                    while chunk := response.read(_CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        received += len(chunk)
+                        bar.update(len(chunk))
+                if total is not None and received != total:
+                    raise http.client.IncompleteRead(b"", total - received)
+                out.flush()
+                os.fsync(out.fileno())
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            raise TranslateError(
+                f"could not download {url} ({_reason(e)}); place the file by hand at {dest}{hint}"
+            ) from e
+        actual = digest.hexdigest()
+        if expected_sha256 and not actual.startswith(expected_sha256.lower()):
+            raise TranslateError(
+                f"checksum mismatch for {url}: expected {expected_sha256}, got {actual}; the file was removed"
+            )
+        atomic_write_text(_sidecar(dest), f"{actual}  {dest.name}\n")
+        os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code} {e.reason}"
+    if isinstance(e, urllib.error.URLError):
+        return str(e.reason)
+    if isinstance(e, http.client.IncompleteRead):
+        return f"connection closed with {e.expected} bytes missing"
+    return str(e) or type(e).__name__
