@@ -13,9 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
-from translate.data import convert
 from translate.cli import main
+from translate.data.convert.outputs import ConvertOptions
+from translate.data.convert.sr import sr
 from translate.data.degradations import imresize_matlab
+from translate.errors import TranslateError
 from translate.imageio import read_image, to_uint
 
 SUBCOMMANDS = ("combine", "split", "unpaired", "aligned-from-unpaired", "sr", "rain", "masks", "check")
@@ -520,10 +522,10 @@ def test_every_subcommand_has_help(name, capsys):
 
 def test_api_returns_a_report(tmp_path):
     src = _folder_of(tmp_path / "hr", 2, (16, 16))
-    report = convert.sr(src, tmp_path / "out", scale=2, options=convert.ConvertOptions(workers=2, progress=False))
+    report = sr(src, tmp_path / "out", scale=2, options=ConvertOptions(workers=2, progress=False))
     assert (report.converted, report.already_done, report.files_written, report.exit_code) == (2, 0, 4, 0)
     assert report.summary().startswith("convert sr: 2 converted, 0 skipped; 4 files written")
-    with pytest.raises(convert.TranslateError):
-        convert.ConvertOptions(overwrite=True, resume=True)
-    with pytest.raises(convert.TranslateError):
-        convert.ConvertOptions(ext="gif")
+    with pytest.raises(TranslateError):
+        ConvertOptions(overwrite=True, resume=True)
+    with pytest.raises(TranslateError):
+        ConvertOptions(ext="gif")

@@ -1,6 +1,7 @@
 """`translate convert ...`: turn folders of images into training layouts, and check layouts.
 
-The work is done by :mod:`translate.data.convert` (imported when a subcommand runs).
+The work is done by :mod:`translate.data.convert`, one module per conversion (imported when its
+subcommand runs).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(args: argparse.Namespace):
-    from translate.data.convert import ConvertOptions
+    from translate.data.convert.outputs import ConvertOptions
 
     return ConvertOptions(ext=getattr(args, "ext", None), quality=getattr(args, "quality", 95),
                           workers=args.workers, overwrite=args.overwrite, resume=args.resume,
@@ -151,58 +152,58 @@ def _finish(report) -> int:
 
 
 def _combine(args: argparse.Namespace) -> int:
-    from translate.data import convert
+    from translate.data.convert.side_by_side import combine
 
-    return _finish(convert.combine(args.a_dir, args.b_dir, args.out_dir, resize=args.resize, options=_options(args)))
+    return _finish(combine(args.a_dir, args.b_dir, args.out_dir, resize=args.resize, options=_options(args)))
 
 
 def _split(args: argparse.Namespace) -> int:
-    from translate.data import convert
+    from translate.data.convert.side_by_side import split
 
-    return _finish(convert.split(args.ab_dir, args.out_dir, options=_options(args)))
+    return _finish(split(args.ab_dir, args.out_dir, options=_options(args)))
 
 
 def _unpaired(args: argparse.Namespace) -> int:
-    from translate.data import convert
+    from translate.data.convert.unpaired import unpaired
 
-    return _finish(convert.unpaired(args.a_dir, args.b_dir, args.out_dir, test_fraction=args.test_fraction,
-                                    seed=args.seed, link=args.link, options=_options(args)))
+    return _finish(unpaired(args.a_dir, args.b_dir, args.out_dir, test_fraction=args.test_fraction,
+                            seed=args.seed, link=args.link, options=_options(args)))
 
 
 def _aligned_from_unpaired(args: argparse.Namespace) -> int:
-    from translate.data import convert
+    from translate.data.convert.side_by_side import aligned_from_unpaired
 
-    return _finish(convert.aligned_from_unpaired(args.src_dir, args.out_dir, by_order=args.by_order,
-                                                 resize=args.resize, options=_options(args)))
+    return _finish(aligned_from_unpaired(args.src_dir, args.out_dir, by_order=args.by_order,
+                                         resize=args.resize, options=_options(args)))
 
 
 def _sr(args: argparse.Namespace) -> int:
-    from translate.data import convert
+    from translate.data.convert.sr import sr
 
-    return _finish(convert.sr(args.hr_dir, args.out_dir, scale=args.scale, patch=args.patch, stride=args.stride,
-                              options=_options(args)))
+    return _finish(sr(args.hr_dir, args.out_dir, scale=args.scale, patch=args.patch, stride=args.stride,
+                      options=_options(args)))
 
 
 def _rain(args: argparse.Namespace) -> int:
-    from translate.data import convert
+    from translate.data.convert.rain import rain
 
-    return _finish(convert.rain(args.clean_dir, args.out_dir, seed=args.seed, light_fraction=args.light_fraction,
-                                density=args.density, angle=args.angle, length=args.length, width=args.width,
-                                intensity=args.intensity, veil=args.veil, options=_options(args)))
+    return _finish(rain(args.clean_dir, args.out_dir, seed=args.seed, light_fraction=args.light_fraction,
+                        density=args.density, angle=args.angle, length=args.length, width=args.width,
+                        intensity=args.intensity, veil=args.veil, options=_options(args)))
 
 
 def _masks(args: argparse.Namespace) -> int:
-    from translate.data import convert
+    from translate.data.convert.masks import masks
 
-    return _finish(convert.masks(args.out_dir, count=args.count, size=args.size, kind=args.kind, seed=args.seed,
-                                 options=_options(args)))
+    return _finish(masks(args.out_dir, count=args.count, size=args.size, kind=args.kind, seed=args.seed,
+                         options=_options(args)))
 
 
 def _check(args: argparse.Namespace) -> int:
-    from translate.data import convert
+    from translate.data.convert.check import check
 
     from translate.errors import printable
 
-    report = convert.check(args.folder, args.layout, workers=args.workers, progress=not args.quiet)
+    report = check(args.folder, args.layout, workers=args.workers, progress=not args.quiet)
     print("\n".join(printable(line) for line in report.lines()))
     return report.exit_code
