@@ -6,14 +6,20 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from translate.nets.architectures import NORMS
-from translate.models.cards import model_tag
 from translate.errors import TranslateError, is_out_of_memory, printable
 from translate.fileio import FileSet, check_can_create, check_not_overwriting
 from translate.imageio import IMAGE_EXTENSIONS, check_format
+from translate.models.cards import model_tag
+from translate.nets.architectures import NORMS
 from translate.run.video import VIDEO_EXTENSIONS, check_video_format, is_video
+
+if TYPE_CHECKING:
+    from translate.run.pipeline import Translator
 
 AUTO_EXT = "auto"
 # Image formats `--ext auto` writes back as they came: what an input of the format can hold, its
@@ -162,46 +168,47 @@ def plan_masks(inputs: list[Path], mask: str | None) -> list[Path | None]:
     return [by_stem[p.stem] for p in inputs]
 
 
-class _Shards:
-    """This process's share of the files under ``torchrun`` (files ``rank::world_size``) and the
-    summed counts; a plain single process (no ``WORLD_SIZE``) gets everything and needs no torch."""
+class FileJob(NamedTuple):
+    """One file of the run: the input, where its result goes and its hole mask (None without ``--mask``)."""
 
-    def __init__(self) -> None:
-        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-        self.is_main = True
-        if self.distributed:
-            from translate.train import distributed
-
-            self.is_main = distributed.setup().is_main
-
-    def mine(self, jobs: list) -> list:
-        if not self.distributed:
-            return jobs
-        from translate.train import distributed
-
-        return distributed.shard(jobs)
-
-    def totals(self, counts: list[int]) -> list[int]:
-        if not self.distributed:
-            return counts
-        from translate.train import distributed
-
-        try:
-            return distributed.all_sum(counts)  # the last collective of a sharded run
-        finally:
-            # Leave the process group: exiting with gloo's threads alive aborts the process.
-            distributed.teardown()
+    source: Path
+    output: Path
+    mask: Path | None
 
 
-def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+@dataclass(frozen=True)
+class RunPlan:
+    """What ``translate run`` does, decided from the arguments before the model loads: the model
+    and the options it loads with, every file (input, output, mask), this process's share of them
+    under ``torchrun``, and the tiling, ``--outscale`` and video options each file is translated with."""
 
+    model: str
+    load_options: dict[str, Any]  # keyword arguments of translate.run.inference.load: device, precision ...
+    files: list[FileJob]  # every input of the run, in order, with its output and mask
+    share: list[FileJob]  # the files this process translates (all of them without torchrun)
+    masks_given: bool  # --mask was given
+    tile: int
+    tile_overlap: int
+    outscale: float | None
+    video_batch: int  # frames per model call
+    codec: str | None
+    crf: int | None
+
+    @property
+    def destination(self) -> Path:
+        """Where the summary says the results went: the output file of a single input, else the
+        folder of the first output."""
+        return self.files[0].output if len(self.files) == 1 else self.files[0].output.parent
+
+
+def plan_run(args: argparse.Namespace) -> RunPlan:
+    """Check the arguments of ``translate run`` and decide every file's output and mask, so that a
+    bad option, a missing input or mask, an output that would overwrite something or cannot be
+    created, and a bad ``--codec`` / ``--crf`` fail here, before any model is loaded or downloaded."""
     from translate.imageio import list_images
-    from translate.run.inference import load
     from translate.models.loading import source_weights_file
     from translate.run.pipeline import check_outscale, check_tiling
-    from translate.resilience import StopSignals, remove_stale_temp_files_of
-    from translate.run.video import Stopped, choose_encoder, translate_video
+    from translate.run.video import choose_encoder
 
     try:
         check_tiling(args.tile, args.tile_overlap)
@@ -221,69 +228,163 @@ def run(args: argparse.Namespace) -> int:
             raise TranslateError("--codec / --crf apply to videos only; the input has none")
         for suffix in dict.fromkeys(dst.suffix.lower() for dst in videos):
             choose_encoder(suffix, args.codec, args.crf)
-    translator = load(args.model, device=args.device, direction=args.direction, weights_file=args.weights,
-                      arch=args.arch, norm=args.norm, precision=args.precision, bn_train_mode=args.bn_train_mode)
-    if translator.needs_mask and args.mask is None:
-        raise TranslateError(f"{args.model} is an inpainting model: give the hole with --mask MASK.png (white = hole)")
-    if args.mask is not None and not translator.needs_mask:
-        raise TranslateError(f"--mask applies to inpainting models only; {args.model} is a {translator.card.task} model")
-    translator.check_tiling(args.tile, args.tile_overlap)
-    if args.tile and translator.card.extra.get("tiling", "supported") != "supported":
+    files = [FileJob(*job) for job in zip(inputs, targets, masks)]
+    return RunPlan(
+        model=args.model,
+        load_options={"device": args.device, "direction": args.direction, "weights_file": args.weights,
+                      "arch": args.arch, "norm": args.norm, "precision": args.precision,
+                      "bn_train_mode": args.bn_train_mode},
+        files=files, share=_share_of_this_process(files), masks_given=args.mask is not None,
+        tile=args.tile, tile_overlap=args.tile_overlap, outscale=args.outscale,
+        video_batch=args.batch, codec=args.codec, crf=args.crf,
+    )
+
+
+def _share_of_this_process(files: list[FileJob]) -> list[FileJob]:
+    """Files ``rank::world_size`` of ``files`` under ``torchrun`` (from its environment, without
+    joining the process group); a plain single process (no ``WORLD_SIZE``) gets all and needs no torch."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return files
+    from translate.train import distributed
+
+    return distributed.shard(files)
+
+
+class _ProcessGroup:
+    """The ``torchrun`` process group of a sharded run, joined on creation, and the counts summed
+    over it; a plain single process (no ``WORLD_SIZE``) is the main one and needs no torch."""
+
+    def __init__(self) -> None:
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        self.is_main = True
+        if self.distributed:
+            from translate.train import distributed
+
+            self.is_main = distributed.setup().is_main
+
+    def totals(self, counts: list[int]) -> list[int]:
+        if not self.distributed:
+            return counts
+        from translate.train import distributed
+
+        try:
+            return distributed.all_sum(counts)  # the last collective of a sharded run
+        finally:
+            # Leave the process group: exiting with gloo's threads alive aborts the process.
+            distributed.teardown()
+
+
+@dataclass
+class _Tally:
+    """How this process's share went: files translated and failed, the error that stopped the
+    batch (one that is the same for every remaining file) and the stop signal that arrived, if any."""
+
+    done: int = 0
+    failed: int = 0
+    stopped_by: TranslateError | None = None
+    stop_signal: str = ""  # SIGINT / SIGTERM when one arrived
+
+
+def run(args: argparse.Namespace) -> int:
+    """``translate run``: plan every file from the arguments (all checks happen there), then load
+    the model and translate them; returns the exit code."""
+    return execute(plan_run(args))
+
+
+def execute(plan: RunPlan) -> int:
+    """Load the model of ``plan``, translate this process's share of its files (images and videos)
+    and print the summary; returns the exit code: 0, 1 when a file failed, 130 when stopped by a
+    signal, or the error's own code when an error stopped the batch before any file was done."""
+    translator = load_translator(plan)
+    group = _ProcessGroup()  # under torchrun each process translates every world_size-th file
+    tally = translate_files(translator, plan, show_progress=len(plan.files) != 1 and group.is_main)
+    # A signal during the last file changed nothing.
+    if tally.stop_signal and tally.done + tally.failed < len(plan.share):
+        print(f"translate: stopped by {tally.stop_signal} after {tally.done} of {len(plan.share)} files; every file "
+              f"written is complete, run the command again for the rest", file=sys.stderr)
+        return 130
+    done, failed = group.totals([tally.done, tally.failed])
+    if not group.is_main:
+        return 1 if failed else 0
+    print(printable(f"{done} translated, {failed} failed -> {plan.destination}"))
+    if tally.stopped_by is not None and not done:  # nothing could be done at all: an error, not a partial batch
+        return tally.stopped_by.exit_code
+    return 1 if failed else 0
+
+
+def load_translator(plan: RunPlan) -> Translator:
+    """Load the model of ``plan`` and check it fits the plan: ``--mask`` given exactly for an
+    inpainting model, a tile size the model can take; warns when the model prefers whole images."""
+    from translate.run.inference import load
+
+    translator = load(plan.model, **plan.load_options)
+    if translator.needs_mask and not plan.masks_given:
+        raise TranslateError(f"{plan.model} is an inpainting model: give the hole with --mask MASK.png (white = hole)")
+    if plan.masks_given and not translator.needs_mask:
+        raise TranslateError(f"--mask applies to inpainting models only; {plan.model} is a {translator.card.task} model")
+    translator.check_tiling(plan.tile, plan.tile_overlap)
+    if plan.tile and translator.card.extra.get("tiling", "supported") != "supported":
         print(f"translate: warning: {translator.card.name} ({translator.card.arch}) works best on whole images "
               f"(tiling {translator.card.extra['tiling']}); --tile may leave seams", file=sys.stderr)
-    jobs = list(zip(inputs, targets, masks))
-    shards = _Shards()  # under torchrun each process translates every world_size-th file
-    jobs = shards.mine(jobs)
+    return translator
+
+
+def translate_files(translator: Translator, plan: RunPlan, show_progress: bool) -> _Tally:
+    """Translate this process's share of the files of ``plan`` one after the other, after removing
+    temp files a killed earlier run left next to their outputs. A file that fails (or runs out of
+    memory) is skipped in one line; an error that is the same for every remaining file stops the
+    batch, and so does SIGTERM / Ctrl-C, once the current file is done."""
+    from tqdm import tqdm
+
+    from translate.resilience import StopSignals, remove_stale_temp_files_of
+    from translate.run.video import Stopped
+
+    jobs = plan.share
+    tally = _Tally()
     # Temp files of these very targets can only be left by a killed earlier run (each process
     # cleans its own share only, so a torchrun peer's live temp files are never touched).
-    remove_stale_temp_files_of(dst for _, dst, _ in jobs)
-    done = failed = 0
-    stopped_by: TranslateError | None = None
+    remove_stale_temp_files_of(job.output for job in jobs)
     # disable=None: tqdm draws the bar on a terminal only, so logs and pipes get clean lines.
-    bar = tqdm(jobs, desc="translate", unit="img", disable=True if len(inputs) == 1 or not shards.is_main else None,
-               file=sys.stderr)
+    bar = tqdm(jobs, desc="translate", unit="img", disable=None if show_progress else True, file=sys.stderr)
     with StopSignals() as stop:  # SIGTERM / Ctrl-C: finish the current file, then stop cleanly
-        for src, dst, mask in bar:
+        for job in bar:
             if stop.requested:
                 break
             try:
-                if is_video(src):
-                    translate_video(translator, src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask,
-                                    outscale=args.outscale, batch=args.batch, codec=args.codec, crf=args.crf,
-                                    stop=lambda: stop.requested)
-                else:
-                    translator.translate_file(src, dst, tile=args.tile, tile_overlap=args.tile_overlap, mask=mask,
-                                              outscale=args.outscale)
-                done += 1
+                translate_input(translator, plan, job, stop=lambda: stop.requested)
+                tally.done += 1
             except Stopped:  # Ctrl-C / SIGTERM in the middle of a video: nothing of it was kept
                 break
             except TranslateError as e:
-                failed += 1
+                tally.failed += 1
                 if e.stop_batch:  # the same for every remaining file: say it once and stop
-                    failed, stopped_by = len(jobs) - done, e
+                    tally.failed, tally.stopped_by = len(jobs) - tally.done, e
                     bar.close()
-                    print(f"translate: error: {printable(e)} (stopped after {done} of {len(jobs)} files)",
+                    print(f"translate: error: {printable(e)} (stopped after {tally.done} of {len(jobs)} files)",
                           file=sys.stderr)
                     break
-                reason = str(e).removeprefix(f"{src}: ")
-                tqdm.write(printable(f"translate: skipped {src}: {reason}"), file=sys.stderr)
+                reason = str(e).removeprefix(f"{job.source}: ")
+                tqdm.write(printable(f"translate: skipped {job.source}: {reason}"), file=sys.stderr)
             except (MemoryError, RuntimeError) as e:
                 if not isinstance(e, MemoryError) and not is_out_of_memory(e):
                     raise
-                failed += 1
-                tqdm.write(printable(f"translate: skipped {src}: out of memory; process it in tiles, e.g. --tile 512"),
-                           file=sys.stderr)
+                tally.failed += 1
+                tqdm.write(printable(f"translate: skipped {job.source}: out of memory; process it in tiles, e.g. "
+                                     f"--tile 512"), file=sys.stderr)
     bar.close()
-    if stop.requested and done + failed < len(jobs):  # a signal during the last file changed nothing
-        print(f"translate: stopped by {stop.name} after {done} of {len(jobs)} files; every file written is "
-              f"complete, run the command again for the rest", file=sys.stderr)
-        return 130
-    done, failed = shards.totals([done, failed])
-    if not shards.is_main:
-        return 1 if failed else 0
-    where = targets[0] if len(targets) == 1 else targets[0].parent
-    print(printable(f"{done} translated, {failed} failed -> {where}"))
-    if stopped_by is not None and not done:  # nothing could be done at all: an error, not a partial batch
-        return stopped_by.exit_code
-    return 1 if failed else 0
+    tally.stop_signal = stop.name
+    return tally
 
+
+def translate_input(translator: Translator, plan: RunPlan, job: FileJob, stop: Callable[[], bool]) -> None:
+    """Translate one input of ``plan`` into its output: a video (or animated image) frame by frame
+    with the plan's video options, ``stop`` polled between frames; an image in one go."""
+    from translate.run.video import translate_video
+
+    if is_video(job.source):
+        translate_video(translator, job.source, job.output, tile=plan.tile, tile_overlap=plan.tile_overlap,
+                        mask=job.mask, outscale=plan.outscale, batch=plan.video_batch, codec=plan.codec,
+                        crf=plan.crf, stop=stop)
+    else:
+        translator.translate_file(job.source, job.output, tile=plan.tile, tile_overlap=plan.tile_overlap,
+                                  mask=job.mask, outscale=plan.outscale)
