@@ -11,6 +11,8 @@ when that is a module, else on ``pkg``.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "translate"
@@ -18,8 +20,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "translate"
 #: Modules every side imports (the CLI, the ONNX runtime, apps): they may not import torch at
 #: import time, directly or through another translate module.
 TORCH_FREE = ("translate", "translate.nets.architectures", "translate.models.cards", "translate.models.weights",
-              "translate.run.holes", "translate.run.pipeline", "translate.run.runtime", "translate.train.config",
-              "translate.train.recipes", "translate.data.layouts", "translate.data.convert", "translate.cli")
+              "translate.run.holes", "translate.run.pipeline", "translate.run.runtime", "translate.run.video",
+              "translate.run.video_av", "translate.run.video_reader", "translate.run.video_writer",
+              "translate.train.config",
+              "translate.train.recipes", "translate.data.layouts", "translate.data.convert",
+              "translate.data.convert.outputs", "translate.data.convert.folders", "translate.data.convert.runner",
+              "translate.data.convert.side_by_side", "translate.data.convert.unpaired", "translate.data.convert.sr",
+              "translate.data.convert.rain", "translate.data.convert.masks", "translate.data.convert.check",
+              "translate.cli")
 
 #: The layers, top to bottom: a module may import its own layer's modules (within one subpackage
 #: or the ground floor) and any layer below, never a layer above, and never a sibling subpackage
@@ -236,3 +244,13 @@ def test_documented_import_paths_are_the_moved_modules():
     from translate.video import translate_video
 
     assert all(callable(f) for f in (Session, Limits, create_app, load_models, translate_video, translate.load))
+    from translate.run.pipeline import Translator
+
+    assert translate.Translator is Translator and issubclass(Session, translate.Translator)
+
+
+def test_importing_translate_stays_light():
+    """The CLI's first import (``translate``, for its version) pulls in neither torch nor numpy / OpenCV."""
+    code = "import sys, translate; print(sorted({'torch', 'numpy', 'cv2'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
