@@ -87,3 +87,59 @@ def test_bicubic_x4_baseline_on_set5_is_the_published_28_43_db(shared_data):
         similarities.append(ssim(hr, sr, crop_border=4, y_channel=True))
     assert np.mean(scores) == pytest.approx(28.43, abs=0.02)
     assert np.mean(similarities) == pytest.approx(0.811, abs=0.003)
+
+
+def _filter_valid(z: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """MATLAB ``filter2(window, z, 'valid')``: the window's weighted sum wherever it fits inside ``z``."""
+    return np.einsum("ijkl,kl->ij", np.lib.stride_tricks.sliding_window_view(z, window.shape), window)
+
+
+def _matlab_ssim_index(x: np.ndarray, y: np.ndarray, pad: str | None = None) -> float:
+    """Wang et al.'s MATLAB ``ssim_index`` written out here, independent of translate.metrics (no OpenCV):
+    ``fspecial('gaussian', 11, 1.5)``, K = (0.01, 0.03), L = 255, float64, statistics by 'valid'
+    filtering, mean of the SSIM map. ``pad`` ('reflect' = OpenCV's default border, 'constant' = zeros
+    as MATLAB's 'same') pads by 5 first: a 'same'-window SSIM, the wrong one."""
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    if pad is not None:
+        x, y = np.pad(x, 5, mode=pad), np.pad(y, 5, mode=pad)
+    r = np.arange(11) - 5.0
+    window = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * 1.5 ** 2))
+    window /= window.sum()
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu1, mu2 = _filter_valid(x, window), _filter_valid(y, window)
+    sigma1_sq = _filter_valid(x * x, window) - mu1 ** 2
+    sigma2_sq = _filter_valid(y * y, window) - mu2 ** 2
+    sigma12 = _filter_valid(x * y, window) - mu1 * mu2
+    ssim_map = ((2 * mu1 * mu2 + c1) * (2 * sigma12 + c2)) / ((mu1 ** 2 + mu2 ** 2 + c1) * (sigma1_sq + sigma2_sq + c2))
+    return float(ssim_map.mean())
+
+
+def _ssim_pair(h=24, w=28) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed small pair: a smooth ramp with texture, and a copy whose edge band is noisier than its
+    middle, so statistics near the border (only a 'same' window sees them) weigh in."""
+    rng = np.random.default_rng(22)
+    ramp = np.add.outer(np.linspace(30, 200, h), np.linspace(0, 40, w))
+    a = np.clip(ramp + rng.normal(0, 12, (h, w)), 0, 255).astype(np.uint8)
+    noise = rng.normal(0, 6, (h, w))
+    edge = np.ones((h, w), bool)
+    edge[4:-4, 4:-4] = False
+    noise[edge] = rng.normal(0, 40, int(edge.sum()))
+    b = np.clip(a + noise, 0, 255).astype(np.uint8)
+    return a, b
+
+
+def test_ssim_is_the_matlab_ssim_index_with_a_valid_window():
+    # Set5's SSIM moves only 0.8111 -> 0.8106 with a 'same' window (inside that test's tolerance);
+    # on a small image the window's border handling decides the number.
+    a, b = _ssim_pair()
+    expected = _matlab_ssim_index(a, b)
+    assert 0.3 < expected < 0.95
+    assert ssim(a, b) == pytest.approx(expected, abs=1e-6)
+    for pad in ("reflect", "constant"):  # the 'same'-window variants really are far from it
+        assert abs(_matlab_ssim_index(a, b, pad) - expected) > 1e-2, pad
+    rgb_a = np.stack([a, np.flipud(a), np.fliplr(a)], axis=2)
+    rgb_b = np.stack([b, np.flipud(b), np.fliplr(b)], axis=2)
+    per_channel = [_matlab_ssim_index(rgb_a[..., c], rgb_b[..., c]) for c in range(3)]
+    assert ssim(rgb_a, rgb_b) == pytest.approx(np.mean(per_channel), abs=1e-6)
+    # crop_border removes pixels first, then the window stays inside what is left.
+    assert ssim(a, b, crop_border=2) == pytest.approx(_matlab_ssim_index(a[2:-2, 2:-2], b[2:-2, 2:-2]), abs=1e-6)

@@ -218,7 +218,7 @@ def test_cli_fid_rows_with_inception_weights_file(stand_in_inception, tmp_path, 
     report = json.loads(capsys.readouterr().out)
     assert set(report["methods"]) == {"nearest", "input"}
     nearest = report["methods"]["nearest"]["mean"]  # retrieval from the test set itself: the real photos
-    assert abs(nearest["fid"]) < 1e-3 and nearest["psnr_rgb"] == float("inf") or nearest["psnr_rgb"] > 99
+    assert abs(nearest["fid"]) < 1e-3 and (nearest["psnr_rgb"] == float("inf") or nearest["psnr_rgb"] > 99)
     assert report["methods"]["input"]["mean"]["fid"] > 1.0
 
 

@@ -169,6 +169,102 @@ def test_failed_verification_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _refused_by_the_cli(argv, out, capsys) -> str:
+    """`translate export` exits 2 (the documented code of a TranslateError) with one error line and writes nothing."""
+    assert main(argv) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("translate: error:")]
+    assert len(errors) == 1, errors
+    assert not out.exists()
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+    return errors[0]
+
+
+def test_cli_refuses_a_generator_with_nan_weights(tmp_path, capsys):
+    # NaN in one output channel's weights: that channel is NaN in PyTorch and onnxruntime alike, so
+    # the difference is NaN (not a number <= 1e-4): refused, not taken as "no difference".
+    pth = tmp_path / "nan.pth"
+    state = save_official_generator(pth, "resnet_2blocks", ngf=8, norm="instance")
+    last = [k for k, v in state.items() if k.endswith("weight") and v.ndim == 4][-1]
+    state[last][0, 0, 0, 0] = float("nan")
+    torch.save(state, pth)
+    with torch.inference_mode():
+        y = load_model(str(pth))[0](torch.rand(1, 3, 32, 32) * 2 - 1)
+    assert y[:, 0].isnan().all() and y[:, 1:].isfinite().all()  # NaN in one channel, not everywhere
+    out = tmp_path / "onnx" / "nan.onnx"
+    error = _refused_by_the_cli(["export", str(pth), "-o", str(out)], out, capsys)
+    assert "not written: onnxruntime differs from PyTorch by inf > 0.0001" in error
+
+
+def test_cli_refuses_a_generator_whose_output_is_inf(tmp_path, capsys):
+    # +inf in the red channel only (inf - inf is NaN there; the other channels are finite and agree).
+    from translate.models.checkpoint import save_shipped
+
+    generator = {"arch": "srresnet", "scale": 2, "num_blocks": 1, "num_feat": 8}
+    torch.manual_seed(0)
+    net = build_generator(**generator)
+    with torch.no_grad():
+        net.tail.bias[0] = float("inf")
+        y = net.eval()(torch.rand(1, 3, 16, 16))
+    assert y[:, 0].isposinf().all() and y[:, 1:].isfinite().all()
+    model = tmp_path / "inf.safetensors"
+    save_shipped(model, net.state_dict(),
+                 ModelCard(name="inf", task="sr", generator=generator, mean=0.0, std=1.0, scale=2, multiple=1))
+    out = tmp_path / "onnx" / "inf.onnx"
+    error = _refused_by_the_cli(["export", str(model), "-o", str(out)], out, capsys)
+    assert "not written: onnxruntime differs from PyTorch by inf > 0.0001" in error
+
+
+class _ShapeBranch(nn.Module):
+    """``conv(x)``, plus 0.01 when ``condition(B, C, H, W)`` holds. The exporter fixes a branch on the
+    input's shape to the one its example takes (batch 2, 16x20: the condition false), so the ONNX
+    graph is ``conv(x)`` at every size and PyTorch differs from it exactly where the condition holds."""
+
+    def __init__(self, condition):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.condition = condition
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.condition(*x.shape):
+            y = y + 0.01
+        return y
+
+
+def _failed_checks(message: str) -> dict[str, float]:
+    """The per-input differences of a refused export's message: ``{"random 1x3x64x68": 2e-07, ...}``."""
+    detail = message[message.rindex("(") + 1:-1]
+    return {what: float(d) for what, d in (part.rsplit(": ", 1) for part in detail.split(", "))}
+
+
+def test_verification_gates_on_the_batch_2_input(tmp_path):
+    # PyTorch adds 0.01 only for a batch > 1 of 64 px or more: not on the export example (2x16x20),
+    # not on the first random input (1x64x68), only on the second (2x68x64).
+    card = ModelCard(name="test/batch-branch", task="sr", generator={"arch": "branch"}, multiple=4)
+    torch.manual_seed(0)
+    with pytest.raises(TranslateError, match="not written: onnxruntime differs") as refused:
+        export_onnx(_ShapeBranch(lambda b, c, h, w: b > 1 and h >= 64), card, tmp_path / "batch.onnx")
+    checks = _failed_checks(str(refused.value))
+    assert [what for what, d in checks.items() if d > 1e-4] == ["random 2x3x68x64"], checks
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_verification_gates_on_the_verify_image(tmp_path):
+    # PyTorch adds 0.01 only for a side of 96 px or more: the 100x120 verify image, neither random input
+    # (64x68, 68x64) nor the export example.
+    from tests.helpers import random_image, write_png
+
+    image = write_png(tmp_path / "real.png", random_image(100, 120, seed=3))
+    card = ModelCard(name="test/size-branch", task="sr", generator={"arch": "branch"}, multiple=4)
+    torch.manual_seed(0)
+    with pytest.raises(TranslateError, match="not written: onnxruntime differs") as refused:
+        export_onnx(_ShapeBranch(lambda b, c, h, w: max(h, w) >= 96), card, tmp_path / "big.onnx",
+                    verify_images=[image])
+    checks = _failed_checks(str(refused.value))
+    assert [what for what, d in checks.items() if d > 1e-4] == ["image real.png 100x120"], checks
+    assert list(tmp_path.iterdir()) == [image]
+
+
 class _DataDependent(nn.Module):
     """A branch on tensor values: torch.export refuses it, the TorchScript tracer records one branch."""
 
