@@ -13,7 +13,8 @@ from translate.cli import main
 from translate.train.diffaugment import OPS, diff_augment, parse_policy
 from translate.errors import TranslateError
 from translate.train.recipes import get_recipe
-from translate.train.trainer import read_log, train
+from translate.train.runlog import read_log
+from translate.train.trainer import train
 from tests.train.test_trainer import assert_same_state, checkpoint, options
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

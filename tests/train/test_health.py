@@ -16,7 +16,7 @@ from translate.cli import main
 from translate.train.health import HealthMonitor
 from translate.train.monitor import health_warnings, write_index
 from translate.train.recipes import HealthSignals
-from translate.train.trainer import read_log
+from translate.train.runlog import read_log
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PAIRED = DATA / "paired"

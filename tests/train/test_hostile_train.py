@@ -24,7 +24,7 @@ from tests.helpers import random_image, write_png
 from tests.hostile_helpers import assert_one_error, digests, write_lying_png
 from tests.train.test_trainer_robustness import start, wait_for
 from translate.cli import main
-from translate.train.trainer import read_log
+from translate.train.runlog import read_log
 
 TINY = ["--netG", "unet_32", "--ngf", "4", "--ndf", "4", "--load-size", "32", "--crop-size", "32", "--workers", "0",
         "--device", "cpu", "--print-every", "1000", "--sample-every", "1000", "--save-every", "1000"]

@@ -15,7 +15,9 @@ from translate.cli import main
 from translate.errors import TranslateError
 from translate.train.recipes import get_recipe
 from translate.train.recipes.pix2pix import Pix2Pix
-from translate.train.trainer import Trainer, epoch_order, read_log, rng_state, set_rng_state, train
+from translate.train.checkpoints import rng_state, set_rng_state
+from translate.train.runlog import read_log
+from translate.train.trainer import Trainer, epoch_order, train
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FACADES = DATA / "paired" / "facades_mini"

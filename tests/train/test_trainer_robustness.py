@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from translate.resilience import SAVE_PAUSE_ENV, remove_stale_temp_files
-from translate.train.trainer import read_log
+from translate.train.runlog import read_log
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FACADES = DATA / "paired" / "facades_mini"

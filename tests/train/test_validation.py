@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from translate.errors import TranslateError
-from translate.train.trainer import read_log, train
+from translate.train.runlog import read_log
+from translate.train.trainer import train
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FACADES = DATA / "paired" / "facades_mini"

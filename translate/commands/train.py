@@ -74,7 +74,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.resume is not None:  # `translate train --resume RUN_DIR [options]`
         if not args.resume:
             raise TranslateError("--resume needs the run folder: translate train --resume RUN_DIR")
-        from translate.train.trainer import run_recipe
+        from translate.train.checkpoints import run_recipe
 
         args.recipe, args.options = run_recipe(args.resume[0]), ["--resume", *args.resume]
     if args.config_file is not None:  # `translate train --config FILE.yaml [options]`: recipe from the file
@@ -152,7 +152,7 @@ def _printable_config(recipe: str, options: dict, resume: str | None) -> str:
 
     from translate.train.config import config_to_yaml
     from translate.train.recipes import get_recipe
-    from translate.train.trainer import run_config
+    from translate.train.checkpoints import run_config
 
     cls = get_recipe(recipe).Config
     if resume:

@@ -14,7 +14,8 @@ from translate.models.loading import load_model
 from translate.nets.build import build_generator
 from translate.nets.vgg import VGG19_FILE
 from translate.models.checkpoint import read_checkpoint
-from translate.train.trainer import read_log, train
+from translate.train.runlog import read_log
+from translate.train.trainer import train
 
 TINY = dict(scale=4, num_feat=8, num_blocks=1, head_kernel=3, patch_size=32, batch_size=2, workers=0, device="cpu",
             print_every=1, sample_every=100, save_every=100)
