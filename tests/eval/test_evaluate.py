@@ -10,7 +10,8 @@ from tests.helpers import random_image, write_png
 from translate.models.cards import ModelCard
 from translate.cli import main
 from translate.errors import TranslateError
-from translate.eval.evaluate import EvalReport, evaluate_sr, format_report, score_images, sr_pair
+from translate.eval.report import EvalReport, format_report
+from translate.eval.restoration import evaluate_sr, score_images, sr_pair
 from translate.nets.build import build_generator
 from translate.models.checkpoint import save_shipped
 

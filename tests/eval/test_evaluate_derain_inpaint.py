@@ -9,7 +9,7 @@ import torch
 from translate.models.cards import ModelCard
 from translate.cli import main
 from translate.errors import TranslateError
-from translate.eval.evaluate import evaluate_derain, evaluate_inpaint, score_hole
+from translate.eval.restoration import evaluate_derain, evaluate_inpaint, score_hole
 from translate.nets.build import build_generator
 from translate.models.checkpoint import save_shipped
 

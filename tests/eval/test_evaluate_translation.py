@@ -11,7 +11,7 @@ from tests.helpers import write_png
 from translate.models.cards import ModelCard
 from translate.cli import main
 from translate.errors import TranslateError
-from translate.eval.evaluate import confusion, evaluate_translation, label_scores
+from translate.eval.translation import confusion, evaluate_translation, label_scores
 from translate.nets.build import build_generator
 from translate.eval.palettes import FACADES, draw, to_classes
 from translate.models.checkpoint import save_shipped

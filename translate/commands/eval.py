@@ -1,8 +1,8 @@
 """`translate eval TASK --model M --data DIR [--json]`: benchmark a model (PSNR / SSIM).
 
 Tasks are entries of :data:`TASKS`: a help line, a function adding the task's own options and a
-function running :mod:`translate.eval.evaluate` on the parsed arguments. Adding a task (e.g. derain,
-inpaint) is one entry here plus one ``evaluate_<task>`` function there.
+function running :mod:`translate.eval.restoration` or :mod:`translate.eval.translation` on the parsed
+arguments. Adding a task (e.g. derain, inpaint) is one entry here plus one ``evaluate_<task>`` function there.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class EvalTask:
     help: str
     description: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], Any]  # returns a translate.eval.evaluate.EvalReport
+    run: Callable[[argparse.Namespace], Any]  # returns a translate.eval.report.EvalReport
     data_required: bool = True  # False: the task has other ways to name its data (derain: --input / --target)
 
 
@@ -32,7 +32,7 @@ def _sr_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _sr_run(args: argparse.Namespace) -> Any:
-    from translate.eval.evaluate import evaluate_sr
+    from translate.eval.restoration import evaluate_sr
 
     if args.model is None and not args.bicubic:
         raise TranslateError("nothing to evaluate: give --model or drop --no-bicubic")
@@ -47,7 +47,7 @@ def _derain_arguments(p: argparse.ArgumentParser) -> None:
 def _derain_run(args: argparse.Namespace) -> Any:
     from pathlib import Path
 
-    from translate.eval.evaluate import evaluate_derain
+    from translate.eval.restoration import evaluate_derain
 
     if (args.input is None) != (args.target is None):
         raise TranslateError("give both --input (rainy folder) and --target (clean folder), or --data DIR with "
@@ -62,7 +62,7 @@ def _derain_run(args: argparse.Namespace) -> Any:
 
 
 def _inpaint_run(args: argparse.Namespace) -> Any:
-    from translate.eval.evaluate import evaluate_inpaint
+    from translate.eval.restoration import evaluate_inpaint
 
     return evaluate_inpaint(args.model, args.data, device=args.device)
 
@@ -89,7 +89,7 @@ def _translation_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _translation_run(args: argparse.Namespace) -> Any:
-    from translate.eval.evaluate import evaluate_translation
+    from translate.eval.translation import evaluate_translation
 
     return evaluate_translation(args.model, args.data, direction=args.direction, palette=args.palette,
                                 train_data=args.train_data, fid=args.fid, inception_weights=args.inception_weights,
@@ -157,7 +157,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from translate.eval.evaluate import format_report
+    from translate.eval.report import format_report
 
     if args.tile < 0:
         raise TranslateError("--tile must be >= 0")
