@@ -143,6 +143,41 @@ def test_int8_unet_decoder_runs_in_integer_convolutions(images, tmp_path, capsys
     assert psnr(Session(int8, device="cpu")(image), Session(fp32, device="cpu")(image)) >= 35
 
 
+def test_int8_file_computes_exact_integers_with_its_session_config(images, tmp_path):
+    """onnxruntime's uint8 x int8 kernels saturate on x86 CPUs without VNNI (two products summed
+    in an int16): there the int8 files of this export were 21-31 dB away from what their QDQ graph
+    means, and the gate refused them. The gate runs them with EXACT_INT8_SESSION_CONFIG, which the
+    metadata names; with it onnxruntime opens the file (a DequantizeLinear shared by several
+    InstanceNormalizations made that session fail) and its integer kernels give what onnxruntime's
+    float evaluation of the same QDQ graph gives, up to float rounding, on any CPU."""
+    import onnxruntime
+
+    from translate.run.runtime import EXACT_INT8_SESSION_CONFIG
+
+    pth = tmp_path / "unet.pth"
+    save_official_generator(pth, "unet_32", ngf=8, norm="instance")
+    calibration, check = images
+    result = export_onnx(*_load(pth), tmp_path / "int8.onnx", int8=True, calibration=calibration, int8_check=check)
+    assert _metadata(result.path)["int8"]["onnxruntime_session_config"] == EXACT_INT8_SESSION_CONFIG
+    model = onnx.load(str(result.path))
+    constants = {t.name for t in model.graph.initializer}
+    dequantized = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in constants]
+    readers = [i for n in model.graph.node for i in n.input]
+    assert len({n.input[0] for n in dequantized}) == len(dequantized)  # one DequantizeLinear per constant ...
+    assert all(readers.count(n.output[0]) == 1 for n in dequantized)  # ... read by one node
+
+    def run(config: dict) -> np.ndarray:
+        options = onnxruntime.SessionOptions()
+        for key, value in config.items():
+            options.add_session_config_entry(key, value)
+        session = onnxruntime.InferenceSession(str(result.path), options, providers=["CPUExecutionProvider"])
+        x = np.stack([_photo_like(seed, size=64) for seed in (5, 6)]).transpose(0, 3, 1, 2) / 127.5 - 1
+        return session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0]
+
+    exact, simulated = run(EXACT_INT8_SESSION_CONFIG), run({"session.disable_quant_qdq": "1"})
+    assert 10 * np.log10(4 / np.mean((exact - simulated) ** 2 + 1e-30)) >= 50  # outputs in [-1, 1]
+
+
 def test_held_out_part_of_the_calibration_folder(resnet, images, tmp_path):
     calibration, _ = images
     result = export_onnx(*_load(resnet), tmp_path / "m.onnx", opset=17, int8=True, calibration=calibration)

@@ -167,3 +167,31 @@ def test_a_provider_without_float16_kernels_is_one_clear_line(model, monkeypatch
     with pytest.raises(TranslateError, match="an --fp16 export needs a GPU: export without --fp16") as err:
         Session(path, device="cpu")
     assert "\n" not in str(err.value)
+
+
+def test_int8_kernels_are_made_exact_on_x86_cpus_without_vnni(tmp_path, monkeypatch):
+    """Where onnxruntime's uint8 x int8 kernels saturate (x86 without VNNI) every session is opened
+    with EXACT_INT8_SESSION_CONFIG; with VNNI, on ARM, or with the flags unreadable, as decided."""
+    from translate.run import runtime
+
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(runtime, "_CPUINFO", cpuinfo)
+    monkeypatch.setattr("platform.machine", lambda: "x86_64")
+    cpuinfo.write_text("flags\t\t: fpu sse2 avx avx2 fma\n")
+    assert runtime.int8_saturates()
+    (key, value), = runtime.EXACT_INT8_SESSION_CONFIG.items()
+
+    def configured() -> str | None:
+        try:
+            return runtime._session_options(None, forbid_cpu_fallback=False).get_session_config_entry(key)
+        except RuntimeError:  # onnxruntime: "does not have configuration with key"
+            return None
+
+    assert configured() == value
+    cpuinfo.write_text("flags\t\t: fpu sse2 avx avx2 avx512f avx512_vnni\n")
+    assert not runtime.int8_saturates()
+    assert configured() is None
+    cpuinfo.unlink()
+    assert runtime.int8_saturates()  # unknown on x86: the exact side
+    monkeypatch.setattr("platform.machine", lambda: "aarch64")
+    assert not runtime.int8_saturates()

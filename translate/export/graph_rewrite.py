@@ -25,6 +25,10 @@ CPU kernel for ConvTranspose, so a quantised U-Net ran its whole decoder in floa
 DequantizeLinear / QuantizeLinear pairs (slower than fp32), while the phase convolutions become
 integer QLinearConv. The export applies it to graphs it quantises.
 
+:func:`unshare_constant_dequantize` is not about speed: it gives each reader of a quantised constant
+its own DequantizeLinear, which onnxruntime needs to open an int8 file with the session option that
+makes its integer kernels exact on x86 CPUs without VNNI (see the function).
+
 Generic: it looks at shapes and attributes only, never at which network it is.
 """
 
@@ -259,5 +263,69 @@ def phase_split_transposed_convolutions(model: "onnx.ModelProto") -> list[str]:
     return rewritten
 
 
+def unshare_constant_dequantize(model: "onnx.ModelProto") -> int:
+    """Give every reader of a DequantizeLinear of constants its own DequantizeLinear, reading its
+    own copies of the initializers (quantised values, scale, zero point); in place, returns how many
+    copies were made. The values computed are the same.
+
+    Why: onnxruntime's quantiser writes one DequantizeLinear per quantised initializer, so a
+    constant read by several nodes (an InstanceNormalization scale / bias that the exporter or the
+    pre-processor shares between layers) reaches them through one node. At session creation the
+    CPU provider first gives each reader its own DequantizeLinear (EnsureUniqueDQForNodeUnit) still
+    reading the one initializer, and with ``session.x64quantprecision`` (which an int8 file needs on x86
+    CPUs without VNNI, :data:`translate.export.quantize.EXACT_INT8_SESSION_CONFIG`) QDQS8ToU8Transformer then
+    converts that int8 initializer to uint8 once per DequantizeLinear, under the same new name:
+    onnxruntime 1.31 refuses the session ("AddInitializedOrtValue Attempt to replace the existing
+    tensor"; seen on facades-photo2label and the U-Net of tests/export/test_quantize.py).
+    """
+    import collections
+
+    from onnx import helper
+
+    graph = model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    readers: dict[str, list] = collections.defaultdict(list)
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            readers[name].append((node, index))
+    fresh = _name_maker(graph)
+
+    def copied(names) -> list[str]:
+        """``names`` with each initializer among them replaced by a fresh copy of it."""
+        result = []
+        for name in names:
+            if name in initializers:
+                copy = type(initializers[name])()
+                copy.CopyFrom(initializers[name])
+                copy.name = fresh(f"{name}_copy")
+                graph.initializer.append(copy)
+                name = copy.name
+            result.append(name)
+        return result
+
+    claimed: set[str] = set()
+    nodes, copies = [], 0
+    for node in graph.node:
+        nodes.append(node)
+        if node.op_type != "DequantizeLinear" or node.input[0] not in initializers:
+            continue
+        if node.input[0] in claimed:  # another DequantizeLinear reads the same values: copy them
+            node.input[:] = copied(node.input)
+            copies += 1
+        claimed.add(node.input[0])
+        # The first reader keeps the node; each other one gets a copy of it and its initializers.
+        for user, index in readers[node.output[0]][1:]:
+            inputs = copied(node.input)
+            output = fresh(f"{node.output[0]}_copy")
+            nodes.append(helper.make_node("DequantizeLinear", inputs, [output], name=fresh(f"{node.name or 'dq'}_copy"),
+                                          **_attributes(node)))
+            user.input[index] = output
+            copies += 1
+    if copies:
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return copies
+
+
 __all__ = ["MAX_COST_RATIO", "MIN_OPSET", "NCHWC_BLOCK", "phase_cost_ratio", "phase_split_convolutions",
-           "phase_split_transposed_convolutions"]
+           "phase_split_transposed_convolutions", "unshare_constant_dequantize"]

@@ -16,6 +16,12 @@ every 5th image of the calibration folder). The worst image of each set must rea
 (default 35 dB, i.e. an RMS difference under 1.8% of the range); otherwise
 :class:`TranslateError` and nothing is written. The measured figures go into the export's
 summary and the file's metadata (:meth:`Int8Report.to_metadata`).
+
+Exact integer arithmetic: the gate runs the int8 model with
+:data:`translate.run.runtime.EXACT_INT8_SESSION_CONFIG`, under which onnxruntime computes the same
+integers on every CPU; the runtime opens int8 files with it on x86 CPUs without VNNI, where
+onnxruntime's default uint8 x int8 kernels saturate (see the constant), and the metadata names it
+for other apps.
 """
 
 from __future__ import annotations
@@ -107,9 +113,13 @@ class Int8Report:
 
     def to_metadata(self) -> dict[str, Any]:
         """The ``int8`` entry of the file's ``translate`` metadata."""
+        from translate.run.runtime import EXACT_INT8_SESSION_CONFIG
+
         return {
             "format": "QDQ", "weights": "int8, per output channel, symmetric",
             "activations": "uint8, per tensor", "calibration_method": self.method,
+            # what the gate ran it with: exact on every CPU (EXACT_INT8_SESSION_CONFIG)
+            "onnxruntime_session_config": dict(EXACT_INT8_SESSION_CONFIG),
             "calibration_folder": self.calibration_folder, "check_folder": self.check_folder,
             "gate": f"PSNR of int8 vs fp32 output >= {self.gate_db:g} dB on every image",
             "gate_db": self.gate_db,
@@ -221,10 +231,16 @@ class _FeedReader:
 
 
 def _cpu_session(model: bytes) -> Any:
+    """A CPU session with :data:`~translate.run.runtime.EXACT_INT8_SESSION_CONFIG` (exact int8 on
+    every CPU; no effect on an fp32 graph)."""
     import onnxruntime
+
+    from translate.run.runtime import EXACT_INT8_SESSION_CONFIG
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    for key, value in EXACT_INT8_SESSION_CONFIG.items():
+        options.add_session_config_entry(key, value)
     return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
@@ -261,8 +277,11 @@ def _read(files: Sequence[Path], option: str, card: ModelCard) -> list[np.ndarra
 
 def _quantize(model: bytes, feeds: Sequence[dict[str, np.ndarray]], method: str) -> bytes:
     """onnxruntime's quantize_static on ``model`` with ``feeds``: QDQ, per-channel int8 weights."""
+    import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from translate.export.graph_rewrite import unshare_constant_dequantize
 
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
@@ -285,15 +304,19 @@ def _quantize(model: bytes, feeds: Sequence[dict[str, np.ndarray]], method: str)
             quantize_static(
                 prepared, output, _FeedReader(feeds), quant_format=QuantFormat.QDQ, per_channel=True,
                 nodes_to_exclude=_grouped_transposed_convolutions(prepared),
-                # This CPU class has VNNI (AVX-512 VNNI here): u8 activations x s8 weights without
-                # the 7-bit range reduction onnxruntime suggests for older x86 CPUs.
+                # u8 activations x s8 weights in full 8 bits, without the 7-bit range reduction
+                # onnxruntime suggests for x86 CPUs without VNNI: exact there with
+                # runtime.EXACT_INT8_SESSION_CONFIG instead, which keeps the weights' precision.
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=False,
                 calibrate_method=methods[method],
                 # Statistics merged after every input: the calibrators otherwise keep every
                 # activation of every calibration image in memory (GBs for a 256x256 de-rainer).
                 extra_options={"CalibStridedMinMax": 1},
             )
-            return output.read_bytes()
+            quantized = onnx.load(str(output))
+            # onnxruntime cannot open the file with runtime.EXACT_INT8_SESSION_CONFIG otherwise.
+            unshare_constant_dequantize(quantized)
+            return quantized.SerializeToString()
     finally:
         quiet.setLevel(level)
 

@@ -72,6 +72,48 @@ def read_metadata(session: onnxruntime.InferenceSession,
     return read_onnx_metadata(session.get_modelmeta().custom_metadata_map.get(METADATA_KEY), path)
 
 
+#: onnxruntime session configuration under which an int8 file computes exact integer arithmetic on
+#: every CPU: `translate export --int8` measures its gate with it and names it in the file's
+#: metadata; :class:`Session` opens every model with it where the default kernels saturate
+#: (:func:`int8_saturates`; no effect on fp32 / fp16 graphs).
+#:
+#: On x86 CPUs without VNNI (AVX2, AVX-512 without VNNI: AMD Zen 2 / 3, Intel before Ice Lake)
+#: onnxruntime's uint8 x int8 kernels multiply with VPMADDUBSW, which adds two products in a
+#: *saturating* int16 (255 x 127 x 2 = 64770 > 32767); VNNI CPUs accumulate in int32 and are exact.
+#: The int8 export was tuned on an AVX-512 VNNI CPU. On a 2-core AMD EPYC Zen 3 (AVX2, no VNNI) the
+#: same files, with onnxruntime 1.30 and 1.31 alike, came out 21 dB from fp32 (tests/export's ResNet;
+#: its first convolution, reading the image's full uint8 range, up to 41 quantisation steps off the
+#: exact integer result, 56% of its outputs off by more than one step), facades-photo2label 29.1 dB
+#: and inpaint 18.5 dB; exact arithmetic of the very same files gives 35.6, 39.5 and 38.9 dB.
+#: ``session.x64quantprecision`` makes onnxruntime run such layers with its uint8 x uint8 kernels
+#: (the int8 weights + 128, the zero point moved with them: the same products), which do not
+#: saturate. It costs speed (there exact int8 runs at about fp32 speed), not accuracy.
+#:
+#: Not chosen: 7-bit weights (``reduce_range``, |weight| <= 64, exact in any session) cost accuracy:
+#: inpaint 31.2 / 29.8 dB instead of 38.9 / 38.0 (calibration / held-out worst image, refused),
+#: facades-photo2label 39.0 / 39.9 instead of 39.5 / 40.2; uint8 weights in the file
+#: (uint8 x uint8 everywhere) lose onnxruntime's fast uint8 x int8 kernels (VNNI, AMX) on every CPU.
+EXACT_INT8_SESSION_CONFIG = {"session.x64quantprecision": "1"}
+#: CPU flags (Linux /proc/cpuinfo) of the instructions that make the default int8 kernels exact.
+_EXACT_INT8_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}
+_CPUINFO = Path("/proc/cpuinfo")
+
+
+def int8_saturates() -> bool:
+    """Whether onnxruntime's default uint8 x int8 CPU kernels saturate on this machine: an x86 CPU
+    without VNNI (see :data:`EXACT_INT8_SESSION_CONFIG`). Where the flags cannot be read on x86,
+    yes (exact arithmetic is the safe side: it costs speed only)."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return False
+    try:
+        flags = set(_CPUINFO.read_text(encoding="utf-8", errors="replace").split())
+    except OSError:
+        return True
+    return not _EXACT_INT8_FLAGS & flags
+
+
 def _session_options(threads: int | None, *, forbid_cpu_fallback: bool) -> onnxruntime.SessionOptions:
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -80,6 +122,9 @@ def _session_options(threads: int | None, *, forbid_cpu_fallback: bool) -> onnxr
         options.intra_op_num_threads = threads
     if forbid_cpu_fallback:
         options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+    if int8_saturates():
+        for key, value in EXACT_INT8_SESSION_CONFIG.items():
+            options.add_session_config_entry(key, value)
     return options
 
 
