@@ -2,6 +2,7 @@
 
 import copy
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from translate.train.recipes.inpaint import loss_weights, masked_l2
 from translate.train.trainer import Trainer, train
 
 from tests.helpers import random_image, write_png
+from tests.train.recipes import _formulas as ref
 
 TINY = {"ngf": 4, "max_channels": 8, "bottleneck": 16, "bottleneck_groups": 4, "ndf": 4, "n_layers_D": 1,
         "batch_size": 2, "workers": 0, "device": "cpu"}
@@ -156,3 +158,107 @@ def test_an_epoch_ending_in_one_image_still_trains(tmp_path, shared_data_module)
     with pytest.raises(TranslateError, match="--batch-size must be >= 2"):
         train("inpaint", {**TINY, "batch_size": 1, "data": str(shared_data_module / "sr" / "Set5"),
                           "out": str(tmp_path / "one")})
+
+
+# --- what train_step computes, pinned to the formulas (issue #22) -------------------------------
+# A tiny context encoder and PatchGAN on a fixed 2x3x128x128 batch with one rectangular hole per
+# image (the second touches the top and right borders, which clip its overlap band). The hole
+# weights are written out here with slices: 1 in the hole, 10 on the 4-px band of context around
+# it (the paper's overlap), 0 elsewhere; the L2 is averaged over the weighted pixels. References
+# use copies of the nets taken before the step (D after its own step for G's GAN term).
+
+one_thread_only = pytest.mark.usefixtures("one_thread")
+
+HOLES = [(40, 72, 50, 90), (0, 20, 100, 128)]  # (top, bottom, left, right) per image
+
+
+def _hole_weights() -> tuple[torch.Tensor, torch.Tensor]:
+    """(2, 1, 128, 128) masks (1 = hole) and loss weights: 1 in the hole, 10 within 4 px around it."""
+    mask, weights = torch.zeros(2, 1, 128, 128, dtype=torch.float64), torch.zeros(2, 1, 128, 128, dtype=torch.float64)
+    for i, (t, b, l, r) in enumerate(HOLES):
+        weights[i, :, max(t - 4, 0):b + 4, max(l - 4, 0):r + 4] = 10.0
+        weights[i, :, t:b, l:r] = 1.0
+        mask[i, :, t:b, l:r] = 1.0
+    return mask, weights
+
+
+@pytest.fixture(scope="module")
+def stepped():
+    Recipe = get_recipe("inpaint")
+    config = Recipe.Config(data="unused", out="unused", **{k: v for k, v in TINY.items() if k != "device"})
+    torch.manual_seed(0)
+    recipe = Recipe(config, torch.device("cpu"), "x")
+    ref.in_float64(recipe)
+    g = torch.Generator().manual_seed(5)
+    real = torch.rand(2, 3, 128, 128, generator=g, dtype=torch.float64) * 2 - 1
+    mask, weights = _hole_weights()
+    before = ref.snapshot(recipe.nets)
+    recorded = {k: ref.record_gradients(o) for k, o in recipe.optimizers.items()}
+    with ref.single_thread():
+        losses = recipe.train_step({"A": real, "M": mask})
+    return SimpleNamespace(recipe=recipe, real=real, mask=mask, weights=weights, before=before,
+                           after=ref.snapshot(recipe.nets), losses=losses, grads={k: v[0] for k, v in recorded.items()},
+                           steps={k: len(v) for k, v in recorded.items()})
+
+
+def _g_terms(s) -> tuple[dict[str, torch.Tensor], torch.nn.Module, torch.Tensor]:
+    G = copy.deepcopy(s.before["G"])
+    output = G(torch.cat([s.real, s.mask], 1))
+    composite = s.real * (1 - s.mask) + output * s.mask
+    weighted_pixels = (s.weights > 0).sum() * 3
+    terms = {
+        "G_L2": 0.999 * (s.weights * (output - s.real) ** 2).sum() / weighted_pixels,
+        "G_GAN": 0.001 * ref.bce_real(copy.deepcopy(s.after["D"])(composite)),
+    }
+    return terms, G, composite
+
+
+def test_reference_defaults_l2_0_999_gan_0_001_overlap_4_px_weight_10_d_lr_a_tenth():
+    config = get_recipe("inpaint").Config(data="x", out="y")
+    assert (config.lambda_rec, config.lambda_adv, config.overlap, config.overlap_weight, config.lr_d_ratio,
+            config.gan_mode, config.beta1) == (0.999, 0.001, 4, 10.0, 0.1, "vanilla", 0.5)
+
+
+@one_thread_only
+def test_reconstruction_is_0_999_times_l2_on_the_hole_and_10x_on_its_4_px_context_band(stepped):
+    terms, _, _ = _g_terms(stepped)
+    assert stepped.losses["G_L2"] == pytest.approx(terms["G_L2"].item(), rel=1e-9)
+
+
+@one_thread_only
+def test_adversarial_loss_is_0_001_times_bce_of_the_updated_D_on_the_composite_as_real(stepped):
+    terms, _, _ = _g_terms(stepped)
+    assert stepped.losses["G_GAN"] == pytest.approx(terms["G_GAN"].item(), rel=1e-9)
+
+
+@one_thread_only
+def test_discriminator_losses_are_bce_real_image_as_1_and_composite_as_0(stepped):
+    _, _, composite = _g_terms(stepped)
+    D = copy.deepcopy(stepped.before["D"])
+    assert stepped.losses["D_real"] == pytest.approx(ref.bce_real(D(stepped.real)).item(), rel=1e-9)
+    assert stepped.losses["D_fake"] == pytest.approx(ref.bce_fake(D(composite.detach())).item(), rel=1e-9)
+
+
+@one_thread_only
+def test_generator_gradient_is_that_of_reconstruction_plus_adversarial(stepped):
+    terms, G, _ = _g_terms(stepped)
+    p = ref.params(G)
+    ref.assert_gradients_match(stepped.grads["G"], ref.grads(sum(terms.values()), p),
+                               {k: ref.grads(v, p) for k, v in terms.items()}, "G")
+
+
+@one_thread_only
+def test_discriminator_gradient_is_that_of_half_real_plus_fake(stepped):
+    _, _, composite = _g_terms(stepped)
+    D = copy.deepcopy(stepped.before["D"])
+    real, fake = ref.bce_real(D(stepped.real)), ref.bce_fake(D(composite.detach()))
+    p = ref.params(D)
+    ref.assert_gradients_match(stepped.grads["D"], ref.grads(0.5 * (real + fake), p),
+                               {"D_real": ref.grads(real, p), "D_fake": ref.grads(fake, p)}, "D")
+
+
+@one_thread_only
+def test_G_takes_one_adam_step_of_lr_2e4_and_D_of_2e5(stepped):
+    assert stepped.steps == {"G": 1, "D": 1}
+    for k, lr in (("G", 2e-4), ("D", 2e-5)):
+        ref.assert_one_adam_step(ref.params(stepped.before[k]), ref.params(stepped.after[k]), stepped.grads[k], lr, k)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
+from tests.train.recipes import _formulas as ref
 from translate.cli import main
 from translate.train.losses import GANLoss
 from translate.nets.build import build_generator, load_generator_state
@@ -160,3 +163,99 @@ def test_shipped_translators_are_small_and_paint_their_drawn_sample(name, sample
     assert out.shape == source.shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - source).mean() > 20  # it translated, it did not copy
     assert out.reshape(-1, 3).std(axis=0).mean() > 20  # structure, not one flat colour
+
+
+# --- what train_step computes, pinned to the formulas (issue #22) -------------------------------
+# A U-Net 64 (one dropout level) and a PatchGAN on a fixed 2x3x64x64 batch; the reference values
+# are computed here from copies of the nets taken before the step (D after its own step for G's
+# GAN term, since D is updated first), with the dropout RNG seeded identically.
+
+one_thread_only = pytest.mark.usefixtures("one_thread")
+
+STEP_SEED = 123
+
+
+@pytest.fixture(scope="module")
+def stepped():
+    torch.manual_seed(0)
+    Config = get_recipe("pix2pix").Config
+    config = Config(data="unused", out="unused", netG="unet_64", ngf=8, ndf=8, load_size=64, crop_size=64, workers=0)
+    recipe = get_recipe("pix2pix")(config, torch.device("cpu"), "x")
+    ref.in_float64(recipe)
+    batch = {k: v.double() for k, v in random_batch(size=64).items()}
+    before = ref.snapshot(recipe.nets)
+    recorded = {k: ref.record_gradients(o) for k, o in recipe.optimizers.items()}
+    torch.manual_seed(STEP_SEED)
+    with ref.single_thread():
+        losses = recipe.train_step(batch)
+    return SimpleNamespace(recipe=recipe, batch=batch, before=before, after=ref.snapshot(recipe.nets),
+                           losses=losses, grads={k: v[0] for k, v in recorded.items()},
+                           steps={k: len(v) for k, v in recorded.items()})
+
+
+def _fake_B(s) -> tuple[torch.nn.Module, torch.Tensor]:
+    """G before the step and its output on A, with the step's dropout masks."""
+    G = copy.deepcopy(s.before["G"])
+    torch.manual_seed(STEP_SEED)
+    return G, G(s.batch["A"])
+
+
+@one_thread_only
+def test_reference_defaults_vanilla_gan_l1_weight_100_adam_2e4_beta_05():
+    config = get_recipe("pix2pix").Config(data="x", out="y")
+    assert (config.gan_mode, config.lambda_L1, config.lr, config.beta1, config.pool_size) == \
+        ("vanilla", 100.0, 2e-4, 0.5, 0)
+
+
+@one_thread_only
+def test_generator_l1_is_lambda_100_times_mean_abs_difference_to_the_target(stepped):
+    _, fake_B = _fake_B(stepped)
+    want = 100 * ref.l1(fake_B, stepped.batch["B"])
+    assert stepped.losses["G_L1"] == pytest.approx(want.item(), rel=1e-9)
+
+
+@one_thread_only
+def test_generator_gan_is_bce_of_the_updated_discriminator_on_input_and_output_as_real(stepped):
+    _, fake_B = _fake_B(stepped)
+    D = stepped.after["D"]  # D has taken its step before G's
+    want = ref.bce_real(D(torch.cat([stepped.batch["A"], fake_B], 1)))
+    assert stepped.losses["G_GAN"] == pytest.approx(want.item(), rel=1e-9)
+
+
+@one_thread_only
+def test_discriminator_losses_are_bce_real_pair_as_1_and_fake_pair_as_0(stepped):
+    _, fake_B = _fake_B(stepped)
+    A, B, D = stepped.batch["A"], stepped.batch["B"], stepped.before["D"]
+    assert stepped.losses["D_real"] == pytest.approx(ref.bce_real(D(torch.cat([A, B], 1))).item(), rel=1e-9)
+    assert stepped.losses["D_fake"] == pytest.approx(ref.bce_fake(D(torch.cat([A, fake_B.detach()], 1))).item(),
+                                                     rel=1e-9)
+
+
+@one_thread_only
+def test_generator_gradient_is_that_of_gan_plus_lambda_l1_to_the_target(stepped):
+    G, fake_B = _fake_B(stepped)
+    D = copy.deepcopy(stepped.after["D"])
+    gan = ref.bce_real(D(torch.cat([stepped.batch["A"], fake_B], 1)))
+    l1 = 100 * ref.l1(fake_B, stepped.batch["B"])
+    p = ref.params(G)
+    ref.assert_gradients_match(stepped.grads["G"], ref.grads(gan + l1, p),
+                               {"G_GAN": ref.grads(gan, p), "G_L1": ref.grads(l1, p)}, "G")
+
+
+@one_thread_only
+def test_discriminator_gradient_is_that_of_half_real_plus_fake_with_the_fake_detached(stepped):
+    _, fake_B = _fake_B(stepped)
+    A, B, D = stepped.batch["A"], stepped.batch["B"], copy.deepcopy(stepped.before["D"])
+    real = ref.bce_real(D(torch.cat([A, B], 1)))
+    fake = ref.bce_fake(D(torch.cat([A, fake_B.detach()], 1)))
+    p = ref.params(D)
+    ref.assert_gradients_match(stepped.grads["D"], ref.grads(0.5 * (real + fake), p),
+                               {"D_real": ref.grads(real, p), "D_fake": ref.grads(fake, p)}, "D")
+
+
+@one_thread_only
+def test_each_net_takes_one_adam_step_of_lr_2e4_on_its_own_gradient(stepped):
+    assert stepped.steps == {"G": 1, "D": 1}
+    for k in ("G", "D"):
+        ref.assert_one_adam_step(ref.params(stepped.before[k]), ref.params(stepped.after[k]), stepped.grads[k],
+                                 2e-4, k)

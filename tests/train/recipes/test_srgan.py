@@ -1,12 +1,15 @@
 """The srgan recipe: pixel-loss pretraining, then GAN fine-tuning from it, on real T91 images."""
 
+import copy
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torchvision.models.vgg import cfgs, make_layers
 
 from tests.helpers import random_image, write_png
+from tests.train.recipes import _formulas as ref
 from translate.cli import main
 from translate.errors import TranslateError
 from translate.imageio import read_image
@@ -14,6 +17,7 @@ from translate.models.loading import load_model
 from translate.nets.build import build_generator
 from translate.nets.vgg import VGG19_FILE
 from translate.models.checkpoint import read_checkpoint
+from translate.train.recipes import get_recipe
 from translate.train.runlog import read_log
 from translate.train.trainer import train
 
@@ -100,3 +104,152 @@ def test_resume_with_a_longer_decay_applies_the_new_lr_at_once(tmp_path):
     assert [r["lr_G"] for r in read_log(run / "losses.jsonl")] == [1e-3, 5e-4]
     train("srgan", {"epochs_decay": 3}, resume=run)  # warm restart: epoch 3 of 1 + 3 has factor 1 - 2/4
     assert [r["lr_G"] for r in read_log(run / "losses.jsonl")][2:] == [5e-4, 2.5e-4]
+
+
+# --- what train_step computes, pinned to the formulas (issue #22) -------------------------------
+# A 1-block, 8-channel x4 SRResNet on a fixed 2x3x4x4 -> 2x3x16x16 batch in [0, 1]. The GAN stage
+# gets random VGG19 weights for its first layers in a temporary torchvision cache and uses
+# conv2_2 (before its ReLU, as BasicSR's conv5_4) for the content loss, weighted 2 (and the pixel
+# loss 0.5) so that both weights are seen; the adversarial weight is the paper's 1e-3. References are
+# computed here with copies of the nets taken before the step (D after its own step for G's
+# adversarial term, since D is updated first) and a VGG written out with functional convs.
+
+one_thread_only = pytest.mark.usefixtures("one_thread")
+
+TINY_NETS = dict(scale=4, num_feat=8, num_blocks=1, head_kernel=3, patch_size=32, batch_size=2, workers=0)
+
+
+def _sr_batch() -> dict:
+    g = torch.Generator().manual_seed(3)
+    return {"lr": torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64),
+            "hr": torch.rand(2, 3, 16, 16, generator=g, dtype=torch.float64)}
+
+
+def _step(recipe, batch) -> SimpleNamespace:
+    ref.in_float64(recipe)
+    before = ref.snapshot(recipe.nets)
+    recorded = {k: ref.record_gradients(o) for k, o in recipe.optimizers.items()}
+    with ref.single_thread():
+        losses = recipe.train_step(batch)
+    return SimpleNamespace(recipe=recipe, lr=batch["lr"], hr=batch["hr"], before=before,
+                           after=ref.snapshot(recipe.nets), losses=losses,
+                           grads={k: v[0] for k, v in recorded.items()}, steps={k: len(v) for k, v in recorded.items()})
+
+
+@pytest.fixture(scope="module", params=["l1", "mse"])
+def pretrained_step(request):
+    torch.manual_seed(0)
+    Recipe = get_recipe("srgan")
+    recipe = Recipe(Recipe.Config(data="unused", out="unused", pixel_loss=request.param, **TINY_NETS),
+                    torch.device("cpu"), "x")
+    return request.param, _step(recipe, _sr_batch())
+
+
+@pytest.fixture(scope="module")
+def gan_step(tmp_path_factory):
+    torch_home = tmp_path_factory.mktemp("torch")
+    vgg = ref.fake_vgg19_weights(torch_home / "hub" / "checkpoints" / VGG19_FILE, layers=8)
+    Recipe = get_recipe("srgan")
+    # pretrained is left empty (validate() would ask for it) so the generator is the seeded random one
+    config = Recipe.Config(data="unused", out="unused", stage="gan", vgg_layer="conv2_2", ndf=8, lambda_content=2.0,
+                           lambda_pixel=0.5, **TINY_NETS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TORCH_HOME", str(torch_home))
+        torch.manual_seed(0)
+        recipe = Recipe(config, torch.device("cpu"), "x")
+    s = _step(recipe, _sr_batch())
+    s.vgg = vgg
+    return s
+
+
+def _pixel(kind: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return ref.l1(a, b) if kind == "l1" else ref.mse(a, b)
+
+
+@one_thread_only
+def test_reference_defaults_l1_pretraining_then_vgg_content_plus_1e3_vanilla_adversarial():
+    config = get_recipe("srgan").Config(data="x", out="y")
+    assert (config.stage, config.pixel_loss, config.lambda_content, config.lambda_adv, config.lambda_pixel,
+            config.gan_mode, config.vgg_layer) == ("pretrain", "l1", 1.0, 1e-3, 0.0, "vanilla", "conv5_4")
+
+
+@one_thread_only
+def test_pretrain_pixel_loss_is_l1_or_mse_of_G_of_lr_to_hr(pretrained_step):
+    kind, s = pretrained_step
+    want = _pixel(kind, copy.deepcopy(s.before["G"])(s.lr), s.hr)
+    assert set(s.losses) == {"G_pixel"}
+    assert s.losses["G_pixel"] == pytest.approx(want.item(), rel=1e-9)
+
+
+@one_thread_only
+def test_pretrain_gradient_is_that_of_the_pixel_loss_and_one_adam_step_follows(pretrained_step):
+    kind, s = pretrained_step
+    G = copy.deepcopy(s.before["G"])
+    ref.assert_gradients_match(s.grads["G"], ref.grads(_pixel(kind, G(s.lr), s.hr), ref.params(G)), what="G")
+    assert s.steps == {"G": 1}
+    ref.assert_one_adam_step(ref.params(s.before["G"]), ref.params(s.after["G"]), s.grads["G"], 2e-4, "G")
+
+
+def _gan_terms(s) -> tuple[dict[str, torch.Tensor], torch.nn.Module]:
+    G = copy.deepcopy(s.before["G"])
+    sr = G(s.lr)
+    terms = {
+        "G_content": 2.0 * ref.l1(ref.vgg19_features(sr, s.vgg, "conv2_2"), ref.vgg19_features(s.hr, s.vgg, "conv2_2")),
+        "G_adv": 1e-3 * ref.bce_real(copy.deepcopy(s.after["D"])(sr)),
+        "G_pixel": 0.5 * ref.l1(sr, s.hr),
+    }
+    return terms, G
+
+
+@one_thread_only
+def test_gan_stage_content_loss_is_lambda_content_times_l1_between_vgg_conv2_2_features_of_sr_and_hr(gan_step):
+    terms, _ = _gan_terms(gan_step)
+    assert gan_step.losses["G_content"] == pytest.approx(terms["G_content"].item(), rel=1e-9)
+
+
+@one_thread_only
+def test_gan_stage_adversarial_loss_is_1e3_times_bce_of_the_updated_discriminator_on_sr_as_real(gan_step):
+    terms, _ = _gan_terms(gan_step)
+    assert gan_step.losses["G_adv"] == pytest.approx(terms["G_adv"].item(), rel=1e-9)
+
+
+@one_thread_only
+def test_gan_stage_pixel_loss_is_lambda_pixel_times_l1_to_hr(gan_step):
+    terms, _ = _gan_terms(gan_step)
+    assert gan_step.losses["G_pixel"] == pytest.approx(terms["G_pixel"].item(), rel=1e-9)
+
+
+@one_thread_only
+def test_gan_stage_discriminator_losses_are_bce_hr_as_real_and_sr_as_fake(gan_step):
+    s = gan_step
+    sr = copy.deepcopy(s.before["G"])(s.lr).detach()
+    D = copy.deepcopy(s.before["D"])
+    assert s.losses["D_real"] == pytest.approx(ref.bce_real(D(s.hr)).item(), rel=1e-9)
+    assert s.losses["D_fake"] == pytest.approx(ref.bce_fake(D(sr)).item(), rel=1e-9)
+
+
+@one_thread_only
+def test_gan_stage_generator_gradient_is_that_of_content_plus_adversarial_plus_pixel(gan_step):
+    terms, G = _gan_terms(gan_step)
+    p = ref.params(G)
+    ref.assert_gradients_match(gan_step.grads["G"], ref.grads(sum(terms.values()), p),
+                               {k: ref.grads(v, p) for k, v in terms.items()}, "G")
+
+
+@one_thread_only
+def test_gan_stage_discriminator_gradient_is_that_of_half_real_plus_fake(gan_step):
+    s = gan_step
+    sr = copy.deepcopy(s.before["G"])(s.lr).detach()
+    D = copy.deepcopy(s.before["D"])
+    real, fake = ref.bce_real(D(s.hr)), ref.bce_fake(D(sr))
+    p = ref.params(D)
+    ref.assert_gradients_match(s.grads["D"], ref.grads(0.5 * (real + fake), p),
+                               {"D_real": ref.grads(real, p), "D_fake": ref.grads(fake, p)}, "D")
+
+
+@one_thread_only
+def test_gan_stage_each_net_takes_one_adam_step_of_lr_2e4_on_its_own_gradient(gan_step):
+    assert gan_step.steps == {"G": 1, "D": 1}
+    for k in ("G", "D"):
+        ref.assert_one_adam_step(ref.params(gan_step.before[k]), ref.params(gan_step.after[k]), gan_step.grads[k],
+                                 2e-4, k)
