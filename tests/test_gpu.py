@@ -13,8 +13,8 @@ import torch
 
 from translate.cli import main
 from translate.export.onnx import TOLERANCE, export_onnx
-from translate.run.inference import load
 from translate.models.loading import load_model
+from translate.run.inference import load
 from translate.run.runtime import CUDA, Session
 
 from tests.helpers import random_image, save_official_generator

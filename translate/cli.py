@@ -12,8 +12,8 @@ import importlib
 import os
 import sys
 
-from translate.version import DISTRIBUTION, __version__
 from translate.errors import TranslateError, printable
+from translate.version import DISTRIBUTION, __version__
 
 SUBCOMMANDS = ("run", "serve", "train", "eval", "export", "convert", "zoo")
 

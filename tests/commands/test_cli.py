@@ -2,8 +2,8 @@
 
 import pytest
 
-from translate.version import DISTRIBUTION, __version__
 from translate.cli import main
+from translate.version import DISTRIBUTION, __version__
 
 
 def test_version_names_this_project(capsys):

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
+from translate.cli import main
 from translate.models import cards
 from translate.models.cards import CYCLEGAN_NAMES, PIX2PIX_NAMES, ModelCard
-from translate.cli import main
 from translate.models.weights import cache_path
 
 OFFICIAL = [f"cyclegan/{n}" for n in CYCLEGAN_NAMES] + [f"pix2pix/{n}" for n in PIX2PIX_NAMES]

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from translate.data.derain import DerainDataset
-from translate.errors import TranslateError
 from translate.data.layouts import DERAIN, rain_pair_key
+from translate.errors import TranslateError
 
 from tests.helpers import random_image, write_png
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from translate.cli import main
-from translate.imageio import read_image, to_uint
 from translate.data.layouts import DERAIN, INPAINT, LAYOUTS, SR, hole_mask, image_files, rain_pair_key, read_mask
+from translate.imageio import read_image, to_uint
 from translate.train.recipes import get_recipe
 
 from tests.helpers import random_image, write_png

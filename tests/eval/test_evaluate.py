@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from tests.helpers import random_image, write_png
-from translate.models.cards import ModelCard
 from translate.cli import main
 from translate.errors import TranslateError
 from translate.eval.report import EvalReport, format_report
 from translate.eval.restoration import evaluate_sr, score_images, sr_pair
-from translate.nets.build import build_generator
+from translate.models.cards import ModelCard
 from translate.models.checkpoint import save_shipped
+from translate.nets.build import build_generator
 
 
 def _bicubic_like_model(path, scale: int = 4):

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from translate.models.cards import ModelCard
 from translate.cli import main
 from translate.errors import TranslateError
 from translate.eval.restoration import evaluate_derain, evaluate_inpaint, score_hole
-from translate.nets.build import build_generator
+from translate.models.cards import ModelCard
 from translate.models.checkpoint import save_shipped
+from translate.nets.build import build_generator
 
 from tests.helpers import random_image, write_png
 

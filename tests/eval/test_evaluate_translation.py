@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from tests.helpers import write_png
-from translate.models.cards import ModelCard
 from translate.cli import main
 from translate.errors import TranslateError
-from translate.eval.translation import confusion, evaluate_translation, label_scores
-from translate.nets.build import build_generator
 from translate.eval.palettes import FACADES, draw, to_classes
+from translate.eval.translation import confusion, evaluate_translation, label_scores
+from translate.models.cards import ModelCard
 from translate.models.checkpoint import save_shipped
+from translate.nets.build import build_generator
 
 
 def _label_pair_folder(folder, count: int, seed: int):

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from translate.errors import TranslateError
-from translate.imageio import list_images, read_image, to_uint
 from translate.data.layouts import split_aligned
+from translate.errors import TranslateError
 from translate.eval.palettes import FACADES, Palette, derive_palette, draw, load_palette, to_classes
+from translate.imageio import list_images, read_image, to_uint
 
 
 def test_to_classes_nearest_colour_uint8_and_float():

@@ -10,9 +10,9 @@ import torch
 import torch.nn as nn
 from onnx import TensorProto, helper, numpy_helper
 
-from translate.models.cards import ModelCard
-from translate.export.onnx import export_onnx
 from translate.export.graph_rewrite import phase_split_convolutions, phase_split_transposed_convolutions
+from translate.export.onnx import export_onnx
+from translate.models.cards import ModelCard
 from translate.nets.build import build_generator
 
 from tests.helpers import write_png

@@ -9,14 +9,14 @@ import pytest
 import torch
 import torch.nn as nn
 
-from translate.version import __version__
-from translate.models.cards import ModelCard
 from translate.cli import main
 from translate.errors import TranslateError
 from translate.export.onnx import METADATA_KEY, export_onnx
+from translate.models.cards import ModelCard
 from translate.models.loading import load_model
-from translate.nets.build import build_generator
 from translate.models.weights import sha256_file
+from translate.nets.build import build_generator
+from translate.version import __version__
 
 from tests.helpers import save_official_generator
 
@@ -331,8 +331,8 @@ def test_user_errors(resnet, tmp_path):
 
 def _shipped(tmp_path, name, task, generator, **card_fields):
     """A tiny model saved as a shipped .safetensors file with its card."""
-    from translate.nets.architectures import size_multiple
     from translate.models.checkpoint import save_shipped
+    from translate.nets.architectures import size_multiple
 
     torch.manual_seed(0)
     net = build_generator(**generator)
@@ -350,8 +350,8 @@ def _shipped(tmp_path, name, task, generator, **card_fields):
     ("derain", {"arch": "derain", "ngf": 8}, {"mean": 0.0, "std": 1.0, "multiple": 8}),
 ])
 def test_sr_and_derain_export_match_the_torch_path(tmp_path, task, generator, fields):
-    from translate.run.runtime import Session
     import translate
+    from translate.run.runtime import Session
 
     model = _shipped(tmp_path, task, task, generator, **fields)
     onnx_path = tmp_path / f"{task}.onnx"
@@ -368,8 +368,8 @@ def test_sr_and_derain_export_match_the_torch_path(tmp_path, task, generator, fi
 
 
 def test_inpainting_export_takes_image_and_mask_at_its_fixed_size(tmp_path):
-    from translate.run.runtime import Session
     import translate
+    from translate.run.runtime import Session
 
     generator = {"arch": "context_encoder", "ngf": 8, "max_channels": 16, "bottleneck": 32, "bottleneck_groups": 4}
     model = _shipped(tmp_path, "inp", "inpaint", generator, multiple=128, extra={"image_size": 128})

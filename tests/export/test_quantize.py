@@ -9,11 +9,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from translate.models.cards import ModelCard
 from translate.cli import main
 from translate.errors import TranslateError
 from translate.export.onnx import METADATA_KEY, export_onnx
 from translate.metrics import psnr
+from translate.models.cards import ModelCard
 from translate.run.runtime import Session
 
 from tests.helpers import save_official_generator, write_png

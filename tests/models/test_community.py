@@ -17,9 +17,9 @@ from spandrel.architectures.SPAN import SPAN  # noqa: E402
 from spandrel.architectures.SwinIR import SwinIR  # noqa: E402
 
 import translate  # noqa: E402
-from translate.models import community  # noqa: E402
 from translate.cli import main  # noqa: E402
 from translate.imageio import image_from_array, read_image  # noqa: E402
+from translate.models import community  # noqa: E402
 
 from tests.helpers import random_image, save_official_generator, write_png  # noqa: E402
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from translate.errors import TranslateError
 from translate.models import cards
 from translate.models.cards import ModelCard, read_card
 from translate.models.checkpoint import as_state_dict, load_state_dict, load_torch_file, save_shipped
-from translate.errors import TranslateError
 from translate.models.weights import cache_dir, cache_path, fetch, is_cached, sha256_file
 
 PAYLOAD = os.urandom(300_000)  # several download chunks' worth of incompressible bytes

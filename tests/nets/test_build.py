@@ -5,11 +5,11 @@ import torch
 import torch.nn as nn
 
 from translate.errors import TranslateError
+from translate.nets.build import build_discriminator, build_generator, infer_generator_config, load_generator_state
 from translate.nets.discriminators import MultiscaleDiscriminator, PatchDiscriminator, PixelDiscriminator
+from translate.nets.layers import init_weights, precise_batchnorm
 from translate.nets.resnet import ResnetGenerator
 from translate.nets.unet import UnetGenerator
-from translate.nets.build import build_discriminator, build_generator, infer_generator_config, load_generator_state
-from translate.nets.layers import init_weights, precise_batchnorm
 
 
 def official_resnet_keys(n_blocks=9, ngf=64, old_instance_stats=False):

@@ -115,8 +115,8 @@ def test_bn_train_mode_is_the_reference_test_protocol(tmp_path):
 
 
 def test_bn_train_mode_normalises_each_image_of_a_batch_alone(tmp_path):
-    from translate.run.inference import TorchBackend
     from translate.nets.layers import reference_test_mode
+    from translate.run.inference import TorchBackend
 
     net = build_generator("unet_128", ngf=4, norm="batch", use_dropout=False)  # no dropout: deterministic
     assert reference_test_mode(net) == sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) > 0

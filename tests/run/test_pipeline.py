@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from translate.models.cards import ModelCard
 from translate.imageio import Image
+from translate.models.cards import ModelCard
 from translate.run.pipeline import blend_window, pad_to_multiple, run_backend, tile_starts, translate_image
 
 NORM = dict(mean=0.5, std=0.5)

@@ -11,8 +11,8 @@ from translate.cli import main
 from translate.errors import TranslateError
 from translate.export.onnx import export_onnx
 from translate.imageio import read_image
-from translate.run.inference import TorchBackend
 from translate.models.loading import load_model
+from translate.run.inference import TorchBackend
 from translate.run.pipeline import Translator
 from translate.run.runtime import Session
 

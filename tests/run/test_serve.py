@@ -23,8 +23,8 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed (pip ins
 pytest.importorskip("python_multipart", reason="the serve extra is not installed (pip install 'translate-gan[serve]')")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from translate.models.cards import ModelCard  # noqa: E402
 from translate.cli import main
+from translate.models.cards import ModelCard  # noqa: E402
 from translate.run.pipeline import Translator
 from translate.run.serve import Limits, ServedModel, create_app, load_models
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from translate.train.config import TrainConfig, add_config_arguments, given_options, resumable_fields
 from translate.errors import TranslateError
+from translate.train.config import TrainConfig, add_config_arguments, given_options, resumable_fields
 from translate.train.recipes import get_recipe, recipe_names
 
 REQUIRED_FLAGS = ["--epochs", "--epochs-decay", "--max-iters", "--batch-size", "--load-size", "--crop-size", "--netG",

@@ -10,8 +10,8 @@ import torch
 
 import translate.train.diffaugment as diffaugment
 from translate.cli import main
-from translate.train.diffaugment import OPS, diff_augment, parse_policy
 from translate.errors import TranslateError
+from translate.train.diffaugment import OPS, diff_augment, parse_policy
 from translate.train.recipes import get_recipe
 from translate.train.runlog import read_log
 from translate.train.trainer import train

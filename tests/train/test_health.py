@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from translate.train import health
 from translate.cli import main
+from translate.train import health
 from translate.train.health import HealthMonitor
 from translate.train.monitor import health_warnings, write_index
 from translate.train.recipes import HealthSignals

@@ -13,9 +13,9 @@ import torch
 
 from translate.cli import main
 from translate.errors import TranslateError
+from translate.train.checkpoints import rng_state, set_rng_state
 from translate.train.recipes import get_recipe
 from translate.train.recipes.pix2pix import Pix2Pix
-from translate.train.checkpoints import rng_state, set_rng_state
 from translate.train.runlog import read_log
 from translate.train.trainer import Trainer, epoch_order, train
 

@@ -9,9 +9,9 @@ import torch
 import torch.nn as nn
 
 from translate import precision
+from translate.models.checkpoint import read_checkpoint
 from translate.train.config import GANConfig
 from translate.train.recipes._gan import adam
-from translate.models.checkpoint import read_checkpoint
 from translate.train.trainer import train
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -128,9 +128,9 @@ def build(family: str, seed: int = 0):
     eval mode, and its card."""
     import torch
 
-    from translate.nets.architectures import size_multiple
     from translate.models.cards import ModelCard
     from translate.models.loading import load_model
+    from translate.nets.architectures import size_multiple
     from translate.nets.build import build_generator
     from translate.nets.layers import init_weights
 
@@ -157,8 +157,8 @@ def bench_input(card, batch: int, size: int) -> np.ndarray:
 def input_halves(folder: Path, card, out: Path) -> Path:
     """``folder`` itself, or for a paired A|B folder (``paired/...``) a folder ``out`` of the
     model's input halves (A for AtoB, B for BtoA) of at most :data:`MAX_HALVES` images."""
-    from translate.imageio import list_images, read_image, write_image
     from translate.data.layouts import split_aligned
+    from translate.imageio import list_images, read_image, write_image
 
     if "paired" not in folder.parts:
         return folder

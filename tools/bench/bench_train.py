@@ -53,8 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch  # noqa: E402
 
-from translate.train import distributed  # noqa: E402
 from translate import precision  # noqa: E402
+from translate.train import distributed  # noqa: E402
 from translate.train.recipes import get_recipe  # noqa: E402
 
 VARIANTS = {

@@ -14,8 +14,8 @@ import argparse
 
 import numpy as np
 
-from translate.imageio import write_image
 from translate.eval.palettes import FACADES, draw
+from translate.imageio import write_image
 
 SIZE = 256
 

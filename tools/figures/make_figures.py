@@ -25,10 +25,10 @@ import numpy as np
 
 import translate
 from translate.data.degradations import add_rain, imresize_matlab, make_mask, random_rain_params
-from translate.imageio import list_images, read_image, to_uint, write_image
 from translate.data.layouts import split_aligned
-from translate.metrics import psnr
 from translate.eval.palettes import FACADES, draw, to_classes
+from translate.imageio import list_images, read_image, to_uint, write_image
+from translate.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,10 +15,10 @@ import argparse
 
 import numpy as np
 
-from translate.fileio import atomic_write_text
-from translate.imageio import list_images, read_image, to_uint
 from translate.data.layouts import split_aligned
 from translate.eval.palettes import Palette, derive_palette, flat_pixels
+from translate.fileio import atomic_write_text
+from translate.imageio import list_images, read_image, to_uint
 
 
 def label_maps(folder: str, half: str) -> list[np.ndarray]:

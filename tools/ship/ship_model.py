@@ -14,8 +14,8 @@ import argparse
 import dataclasses
 
 from translate.models.cards import REPO_WEIGHTS
-from translate.models.loading import load_model
 from translate.models.checkpoint import save_shipped
+from translate.models.loading import load_model
 
 
 def main() -> None:

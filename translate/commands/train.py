@@ -150,9 +150,9 @@ def _printable_config(recipe: str, options: dict, resume: str | None) -> str:
     import dataclasses
     from pathlib import Path
 
+    from translate.train.checkpoints import run_config
     from translate.train.config import config_to_yaml
     from translate.train.recipes import get_recipe
-    from translate.train.checkpoints import run_config
 
     cls = get_recipe(recipe).Config
     if resume:

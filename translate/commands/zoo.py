@@ -8,9 +8,9 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
+from translate.errors import TranslateError
 from translate.models import cards
 from translate.models.cards import ModelCard
-from translate.errors import TranslateError
 
 _COLUMNS = ("name", "task", "architecture", "source", "cached")
 

@@ -28,9 +28,9 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from translate.data.layouts import PREPROCESS
+from translate.data.layouts import ALIGNED, UNALIGNED, image_files, split_aligned
 from translate.errors import TranslateError
 from translate.imageio import IMAGE_EXTENSIONS, read_image
-from translate.data.layouts import ALIGNED, UNALIGNED, image_files, split_aligned
 
 def refuse_empty(files: Sequence[Path]) -> list[Path]:
     """``files`` as a list; TranslateError naming the first empty (0-byte) one."""

@@ -20,9 +20,9 @@ from typing import Any, Sequence
 
 from translate.data.datasets import _SeededDataset, build_transform, images_in_folders, refuse_empty, to_tensor
 from translate.data.degradations import add_rain, random_rain_params
+from translate.data.layouts import DERAIN
 from translate.errors import TranslateError
 from translate.imageio import read_image
-from translate.data.layouts import DERAIN
 
 
 class DerainDataset(_SeededDataset):

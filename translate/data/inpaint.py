@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 import torch
 
-from translate.nets.architectures import GENERATORS
 from translate.data.datasets import _SeededDataset, refuse_empty, to_tensor
 from translate.data.degradations import MASK_KINDS, make_mask
+from translate.data.layouts import INPAINT, image_files, read_mask
 from translate.errors import TranslateError
 from translate.imageio import read_image
-from translate.data.layouts import INPAINT, image_files, read_mask
+from translate.nets.architectures import GENERATORS
 
 IMAGE_SIZE = GENERATORS["context_encoder"].fixed_size  # the context encoder's one input side (128)
 MASK_SOURCES = (*MASK_KINDS, "files")

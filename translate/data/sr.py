@@ -18,9 +18,9 @@ from torch.utils.data import Dataset
 
 from translate.data.datasets import refuse_empty
 from translate.data.degradations import make_lr, modcrop
+from translate.data.layouts import SR, split_folders
 from translate.errors import TranslateError
 from translate.imageio import read_image, to_uint
-from translate.data.layouts import SR, split_folders
 
 __all__ = ["SRDataset", "split_folders", "make_lr", "modcrop"]  # the last three re-exported from their homes
 

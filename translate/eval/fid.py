@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from translate.models.checkpoint import load_torch_file
 from translate.errors import TranslateError
+from translate.models.checkpoint import load_torch_file
 from translate.models.weights import cache_dir, fetch_url
 
 __all__ = ["INCEPTION_URL", "inception_weights_path", "inception_weights", "fid_kid"]

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from translate.nets.architectures import GENERATORS
 from translate.data.degradations import imresize_matlab, make_lr, modcrop
 from translate.errors import TranslateError
 from translate.eval.report import EvalReport, Score
 from translate.imageio import list_images, read_image, to_uint
 from translate.metrics import psnr, ssim
+from translate.nets.architectures import GENERATORS
 
 __all__ = ["HoleScore", "score_images", "evaluate_sr", "evaluate_derain", "derain_pairs", "evaluate_inpaint",
            "score_hole", "sr_pair"]

@@ -243,8 +243,8 @@ def evaluate_translation(model: str | None, data: str | os.PathLike, *, directio
         report.pooled = {m: label_scores(matrix) for m, matrix in matrices.items()}
         settings["classes"] = ",".join(labels.classes)
     if fid:
-        from translate.eval.fid import fid_kid
         from translate.device import resolve_device
+        from translate.eval.fid import fid_kid
 
         scores = fid_kid(real_targets, outputs, weights=inception_weights, device=resolve_device(device))
         report.pooled = {method: {"fid": s["fid"], "kid": s["kid"]} for method, s in scores.items()}

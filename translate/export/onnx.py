@@ -55,11 +55,11 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from translate.version import __version__
-from translate.models.cards import ONNX_METADATA_KEY as METADATA_KEY
-from translate.models.cards import ModelCard, onnx_metadata
 from translate.errors import TranslateError
 from translate.fileio import atomic_write_bytes, check_can_create, check_not_overwriting
+from translate.models.cards import ONNX_METADATA_KEY as METADATA_KEY
+from translate.models.cards import ModelCard, onnx_metadata
+from translate.version import __version__
 
 if TYPE_CHECKING:
     import onnx

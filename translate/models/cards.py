@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from translate.nets import architectures
 from translate.errors import TranslateError
+from translate.nets import architectures
 
 REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 

@@ -25,9 +25,9 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from translate.models.cards import MAX_SAFETENSORS_HEADER, ModelCard, safetensors_metadata
 from translate.errors import TranslateError
 from translate.fileio import atomic_write_bytes
+from translate.models.cards import MAX_SAFETENSORS_HEADER, ModelCard, safetensors_metadata
 
 if TYPE_CHECKING:
     import torch

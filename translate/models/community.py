@@ -32,9 +32,9 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from translate.errors import TranslateError
 from translate.models import cards
 from translate.models.cards import ModelCard
-from translate.errors import TranslateError
 
 if TYPE_CHECKING:
     import torch

@@ -21,10 +21,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path, PurePosixPath
 
-from translate.models import cards
-from translate.models.cards import ModelCard
 from translate.errors import TranslateError
 from translate.fileio import atomic_write_text
+from translate.models import cards
+from translate.models.cards import ModelCard
 
 DOWNLOAD_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from translate.nets import architectures
 from translate.errors import TranslateError
+from translate.nets import architectures
 from translate.nets.discriminators import MultiscaleDiscriminator, PatchDiscriminator, PixelDiscriminator
 from translate.nets.layers import init_weights, norm_layer, precise_batchnorm
 from translate.nets.resnet import ResnetBlock, ResnetGenerator

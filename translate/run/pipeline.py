@@ -40,13 +40,13 @@ from typing import Protocol, Sequence
 import cv2
 import numpy as np
 
-from translate.models.cards import ModelCard
+from translate.data.layouts import hole_mask, image_hole, read_mask
 from translate.errors import TranslateError
 from translate.fileio import check_not_overwriting
-from translate.run.holes import fill_holes
 from translate.imageio import (PIXEL_LIMIT_ENV, Image, check_format, image_from_array, image_to_array, pixel_limit,
     read_image, write_image)
-from translate.data.layouts import hole_mask, image_hole, read_mask
+from translate.models.cards import ModelCard
+from translate.run.holes import fill_holes
 
 #: The smallest side a network is shown (smaller images are reflect-padded to it and cropped
 #: back): a 1-pixel image would reach a ResNet generator's bottleneck as 1x1, where reflection

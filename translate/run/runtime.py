@@ -39,9 +39,9 @@ import onnxruntime
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidProtobuf
 
+from translate.errors import TranslateError
 from translate.models.cards import ONNX_METADATA_KEY as METADATA_KEY
 from translate.models.cards import ModelCard, read_onnx_metadata
-from translate.errors import TranslateError
 from translate.run.pipeline import BackendError, Translator
 
 #: Devices served by an execution provider that only some onnxruntime packages carry, with CPU

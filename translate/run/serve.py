@@ -42,10 +42,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from translate.version import __version__
 from translate.errors import TranslateError, printable
 from translate.imageio import Image, PixelLimitError, check_format, declared_size, decode_image, encode_image
 from translate.run.pipeline import Translator, mask_hole
+from translate.version import __version__
 
 log = logging.getLogger("translate.serve")
 

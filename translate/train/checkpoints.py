@@ -33,11 +33,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from translate.models.checkpoint import read_checkpoint
-from translate.train.config import TrainConfig, flag_name, input_folders, resumable_fields
 from translate.errors import TranslateError
 from translate.fileio import WriteError
+from translate.models.checkpoint import read_checkpoint
 from translate.nets.layers import precise_batchnorm
+from translate.train.config import TrainConfig, flag_name, input_folders, resumable_fields
 from translate.train.recipes import Recipe
 
 BEST = "best.pt"  # the checkpoint of the best validation PSNR so far (--val-every)

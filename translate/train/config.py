@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from translate.nets import architectures
 from translate.data.layouts import PREPROCESS
 from translate.errors import TranslateError, check_number
+from translate.nets import architectures
 
 C = TypeVar("C", bound="TrainConfig")
 

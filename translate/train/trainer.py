@@ -31,23 +31,23 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from translate.train import distributed
 from translate import precision
+from translate.data.datasets import EpochItems, EpochSampler
+from translate.device import resolve_device
+from translate.errors import TranslateError
+from translate.fileio import WriteError, atomic_writer
+from translate.imageio import write_image
 from translate.models.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+from translate.resilience import StopSignals, ignore_stop_signals, pause_inside_save, remove_stale_temp_files
+from translate.train import distributed
 from translate.train.checkpoints import (BEST, check_run_folder, precise_bn_states, resumed_config, rng_state,
                                          saved_best, set_rng_state)
 from translate.train.config import TrainConfig, save_config_yaml
-from translate.data.datasets import EpochItems, EpochSampler
-from translate.errors import TranslateError
-from translate.fileio import WriteError, atomic_writer
 from translate.train.failures import WorkerDied, check_finite, out_of_memory, too_small_for_the_nets, worker_error
 from translate.train.health import Finding, HealthMonitor
-from translate.imageio import write_image
-from translate.device import resolve_device
-from translate.train.recipes import Recipe, get_recipe
 from translate.train.monitor import Monitor
+from translate.train.recipes import Recipe, get_recipe
 from translate.train.runlog import append_record, make_sheet, progress_line, read_log, trim_log
-from translate.resilience import StopSignals, ignore_stop_signals, pause_inside_save, remove_stale_temp_files
 
 
 # ---------------------------------------------------------------------------- small helpers

@@ -101,8 +101,8 @@ def test_shipped_cyclegan_is_a_labels_to_photo_cyclegan_painting_photo_colours()
     import numpy as np
 
     import translate
-    from translate.models.cards import lookup
     from translate.imageio import read_image, to_uint
+    from translate.models.cards import lookup
 
     root = Path(__file__).resolve().parents[3]
     card = lookup("facades-cyclegan-label2photo")

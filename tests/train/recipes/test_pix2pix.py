@@ -14,8 +14,8 @@ import torch
 
 from tests.train.recipes import _formulas as ref
 from translate.cli import main
-from translate.train.losses import GANLoss
 from translate.nets.build import build_generator, load_generator_state
+from translate.train.losses import GANLoss
 from translate.train.recipes import get_recipe
 from translate.train.recipes._gan import discriminator_loss
 from translate.train.trainer import seed_everything
@@ -152,8 +152,8 @@ def test_shipped_translators_are_small_and_paint_their_drawn_sample(name, sample
     and turn our drawn line art / label map into a picture: not a copy of the input, not a flat
     colour (a collapsed generator paints one colour everywhere)."""
     import translate
-    from translate.models.cards import lookup
     from translate.imageio import read_image, to_uint
+    from translate.models.cards import lookup
 
     root = Path(__file__).resolve().parents[3]
     card = lookup(name)

@@ -13,10 +13,10 @@ from tests.train.recipes import _formulas as ref
 from translate.cli import main
 from translate.errors import TranslateError
 from translate.imageio import read_image
+from translate.models.checkpoint import read_checkpoint
 from translate.models.loading import load_model
 from translate.nets.build import build_generator
 from translate.nets.vgg import VGG19_FILE
-from translate.models.checkpoint import read_checkpoint
 from translate.train.recipes import get_recipe
 from translate.train.runlog import read_log
 from translate.train.trainer import train

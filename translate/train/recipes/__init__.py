@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from translate.train.config import TrainConfig
 from translate.errors import TranslateError
+from translate.train.config import TrainConfig
 
 if TYPE_CHECKING:
     import torch

@@ -8,14 +8,14 @@ from typing import Any, Iterable
 import torch
 import torch.nn as nn
 
-from translate.nets.architectures import size_multiple
 from translate.models.cards import ModelCard
-from translate.train.config import GANConfig, TrainConfig
-from translate.train.diffaugment import augmented, parse_policy
-from translate.train.losses import GANLoss, gradient_penalty
+from translate.nets.architectures import size_multiple
 from translate.nets.build import build_discriminator, build_generator
 from translate.nets.layers import init_weights
 from translate.precision import LossScaler
+from translate.train.config import GANConfig, TrainConfig
+from translate.train.diffaugment import augmented, parse_policy
+from translate.train.losses import GANLoss, gradient_penalty
 from translate.train.recipes import HealthSignals
 
 

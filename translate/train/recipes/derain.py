@@ -25,13 +25,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from translate.models.cards import ModelCard
-from translate.train.config import TrainConfig, flag_name, opt
 from translate.data.derain import DerainDataset
 from translate.errors import TranslateError
-from translate.train.losses import GAN_MODES, GANLoss
+from translate.models.cards import ModelCard
 from translate.nets.build import build_discriminator, build_generator
 from translate.nets.layers import init_weights
+from translate.train.config import TrainConfig, flag_name, opt
+from translate.train.losses import GAN_MODES, GANLoss
 from translate.train.recipes import Recipe, register
 from translate.train.recipes._gan import adam, discriminator_step, linear_decay, set_requires_grad
 

@@ -22,13 +22,13 @@ from typing import Any
 
 import torch
 
-from translate.models.cards import ModelCard
-from translate.train.config import TrainConfig, flag_name, opt
 from translate.data.inpaint import IMAGE_SIZE, MASK_SOURCES, InpaintDataset
 from translate.errors import TranslateError
-from translate.train.losses import GAN_MODES, GANLoss
+from translate.models.cards import ModelCard
 from translate.nets.build import build_discriminator, build_generator
 from translate.nets.layers import init_weights
+from translate.train.config import TrainConfig, flag_name, opt
+from translate.train.losses import GAN_MODES, GANLoss
 from translate.train.recipes import Recipe, register
 from translate.train.recipes._gan import adam, discriminator_step, linear_decay, set_requires_grad
 

@@ -18,9 +18,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from translate.data.datasets import AlignedDataset
 from translate.nets.architectures import size_multiple
 from translate.train.config import GANConfig, opt
-from translate.data.datasets import AlignedDataset
 from translate.train.losses import GANLoss, ImagePool
 from translate.train.recipes import HealthSignals, Recipe, register
 from translate.train.recipes._gan import (adam, discriminator_step, gan_health_signals, generator_card, linear_decay,

@@ -21,13 +21,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from translate.models.cards import ModelCard
-from translate.train.config import TrainConfig, flag_name, opt
 from translate.data.sr import SRDataset
 from translate.errors import TranslateError
-from translate.train.losses import GANLoss
+from translate.models.cards import ModelCard
 from translate.nets.build import build_generator, describe
 from translate.nets.srresnet import VGGStyleDiscriminator
+from translate.train.config import TrainConfig, flag_name, opt
+from translate.train.losses import GANLoss
 from translate.train.recipes import Recipe, register
 from translate.train.recipes._gan import adam, discriminator_step, linear_decay, set_requires_grad
 
