@@ -136,6 +136,15 @@ def assert_gradients_match(got: Sequence[torch.Tensor], want: Sequence[torch.Ten
               " ".join(f"{k}={_flat(t).norm().item():.3g}" for k, t in (terms or {}).items()))
 
 
+def assert_each_net_took_one_adam_step(stepped, learning_rates: dict[str, float]) -> None:
+    """Each optimiser of ``stepped`` (the fixture of a recipe's test: ``before`` / ``after`` nets,
+    the recorded ``grads`` and ``steps``) stepped once, and each net named in ``learning_rates``
+    moved by one Adam step of its rate on its own gradient."""
+    assert stepped.steps == {k: 1 for k in learning_rates}
+    for k, lr in learning_rates.items():
+        assert_one_adam_step(params(stepped.before[k]), params(stepped.after[k]), stepped.grads[k], lr, k)
+
+
 def assert_one_adam_step(before: Sequence[torch.Tensor], after: Sequence[torch.Tensor],
                          gradients: Sequence[torch.Tensor], lr: float, what: str = "") -> None:
     """``after`` is ``before`` moved by one (first) Adam step of learning rate ``lr`` on
