@@ -71,7 +71,7 @@ def test_shipped_models_are_listed_as_in_repo(home, tmp_path, monkeypatch, capsy
     from translate.models.checkpoint import save_shipped
 
     repo_weights = tmp_path / "repo" / "weights"
-    monkeypatch.setattr(cards, "REPO_WEIGHTS", repo_weights)
+    monkeypatch.setattr(cards, "SHIPPED_WEIGHTS", repo_weights)
     monkeypatch.setattr(cards, "_ZOO", None)
     card = ModelCard(name="tinymask", task="pix2pix", generator={"arch": "unet_128", "norm": "batch"},
                      file="weights/tinymask.safetensors")

@@ -236,7 +236,7 @@ def test_card_without_url_or_cache_says_where_to_put_the_file(home):
 
 
 def test_shipped_file_resolves_against_the_repository_root(tmp_path, monkeypatch, home):
-    monkeypatch.setattr(cards, "REPO_WEIGHTS", tmp_path / "repo" / "weights")
+    monkeypatch.setattr(cards, "SHIPPED_WEIGHTS", tmp_path / "repo" / "weights")
     card = _card(None, name="tiny", file="weights/tiny.safetensors")
     assert not is_cached(card)
     with pytest.raises(TranslateError, match="missing"):

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
-from translate.models.cards import REPO_WEIGHTS
 from translate.models.checkpoint import save_shipped
 from translate.models.loading import load_model
+
+# The repository's weights/ folder (not the installed package's copy of it: a wheel install has one).
+REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 
 
 def main() -> None:

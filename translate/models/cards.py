@@ -20,6 +20,7 @@ No torch here.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import json
 import os
 import re
@@ -31,7 +32,19 @@ from typing import Any
 from translate.errors import TranslateError
 from translate.nets import architectures
 
-REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
+
+def _shipped_folder() -> Path:
+    # The repository's top-level weights/ folder is the package translate._weights (pyproject.toml's
+    # package-dir): the package's copy in a wheel install, weights/ itself in an editable install.
+    # A checkout imported without being installed (PYTHONPATH) has no such package: its weights/.
+    try:
+        return Path(str(importlib.resources.files("translate._weights")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "weights"
+
+
+#: The folder of the shipped models (``<name>.safetensors``); the one place that says where it is.
+SHIPPED_WEIGHTS = _shipped_folder()
 
 #: The safetensors header metadata entry holding a shipped model's card (JSON).
 CARD_METADATA_KEY = "translate_card"
@@ -250,9 +263,10 @@ def _official_cards() -> list[ModelCard]:
 
 
 def _shipped_cards() -> list[ModelCard]:
-    """Cards of the models trained by us and committed under ``weights/`` (read from the files)."""
+    """Cards of the models trained by us and committed under ``weights/`` (read from the files in
+    :data:`SHIPPED_WEIGHTS`)."""
     cards = []
-    for f in sorted(REPO_WEIGHTS.glob("*.safetensors")):
+    for f in sorted(SHIPPED_WEIGHTS.glob("*.safetensors")):
         try:
             card = read_card(f)
         except TranslateError:

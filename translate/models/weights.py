@@ -5,7 +5,8 @@ Zoo weights are downloaded once into ``<cache>/weights/<card name>.pth`` (``<cac
 file in the same folder while its SHA-256 is computed, and is renamed into place only when
 complete and, where the card gives a checksum, correct; the checksum is recorded beside the file
 (``<file>.sha256``) and checked on every later use, which needs no network. Shipped models are
-files under ``weights/`` named by their card. Reading the files is :mod:`translate.models.checkpoint`'s
+files under ``weights/`` named by their card, installed with the package
+(:data:`translate.models.cards.SHIPPED_WEIGHTS`). Reading the files is :mod:`translate.models.checkpoint`'s
 job (tensors) and :mod:`translate.models.cards`' (the card in a file's header).
 """
 
@@ -56,10 +57,18 @@ def cache_path(card: ModelCard) -> Path:
 
 
 def shipped_path(card: ModelCard) -> Path:
-    """The file of a shipped model: ``card.file`` resolved against the repository root."""
+    """The file of a shipped model: ``card.file``, its path in the repository (``weights/<name>.safetensors``),
+    resolved against :data:`translate.models.cards.SHIPPED_WEIGHTS` (the repository's ``weights/`` in an
+    editable install, the package's copy of it in a wheel install).
+
+    A ``card.file`` that is not a relative path under ``weights/`` raises ValueError.
+    """
     if not card.file:
         raise ValueError(f"model card {card.name!r} has no shipped file")
-    return cards.REPO_WEIGHTS.parent / card.file
+    parts = PurePosixPath(card.file).parts
+    if len(parts) < 2 or parts[0] != "weights" or any(p in ("..", ".") for p in parts) or "\\" in card.file:
+        raise ValueError(f"model card {card.name!r}: shipped file {card.file!r} is not a path under weights/")
+    return cards.SHIPPED_WEIGHTS.joinpath(*parts[1:])
 
 
 def is_cached(card: ModelCard) -> bool:
@@ -80,10 +89,10 @@ def fetch(card: ModelCard, *, weights: str | os.PathLike | None = None, progress
     """A local file holding the weights of ``card``, downloading them into the cache if needed.
 
     ``weights`` (the ``--weights FILE`` option) overrides everything and must exist. A shipped
-    card (``card.file``) resolves against the repository root. A cached file is checked against
-    ``card.sha256``, or the checksum recorded when it was downloaded, without any network access.
-    Otherwise ``card.url`` (http, https or file) is downloaded with a progress bar on stderr
-    (``progress=False`` hides it). Every failure raises :class:`TranslateError` saying what to do.
+    card (``card.file``) resolves against the folder of shipped models (:func:`shipped_path`). A
+    cached file is checked against ``card.sha256``, or the checksum recorded when it was
+    downloaded, without any network access. Otherwise ``card.url`` (http, https or file) is
+    downloaded with a progress bar on stderr (``progress=False`` hides it). Every failure raises :class:`TranslateError` saying what to do.
     """
     if weights is not None:
         path = Path(weights).expanduser()
@@ -95,7 +104,7 @@ def fetch(card: ModelCard, *, weights: str | os.PathLike | None = None, progress
         if not path.is_file():
             raise TranslateError(
                 f"shipped model {card.name}: {path} is missing; restore it from the repository "
-                f"(git checkout -- {card.file}) or pass --weights FILE"
+                f"(git checkout -- {card.file}) or reinstall translate-gan, or pass --weights FILE"
             )
         return path
     return fetch_url(card.url, cache_path(card), sha256=card.sha256, desc=card.name, progress=progress)

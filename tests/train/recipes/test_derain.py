@@ -63,9 +63,9 @@ def test_bad_options(shared_data):
 
 
 def test_shipped_derain_model_is_small_and_runs():
-    from translate.models.cards import REPO_WEIGHTS
+    from translate.models.cards import SHIPPED_WEIGHTS
 
-    path = REPO_WEIGHTS / "derain.safetensors"
+    path = SHIPPED_WEIGHTS / "derain.safetensors"
     if not path.is_file():
         pytest.skip("weights/derain.safetensors is not shipped")
     assert path.stat().st_size <= 10e6

@@ -115,9 +115,9 @@ def test_run_command_and_bad_inputs(trained, tmp_path, capsys):
 
 
 def test_shipped_inpaint_model_is_small_and_keeps_known_pixels():
-    from translate.models.cards import REPO_WEIGHTS
+    from translate.models.cards import SHIPPED_WEIGHTS
 
-    path = REPO_WEIGHTS / "inpaint.safetensors"
+    path = SHIPPED_WEIGHTS / "inpaint.safetensors"
     if not path.is_file():
         pytest.skip("weights/inpaint.safetensors is not shipped")
     assert path.stat().st_size <= 10e6
