@@ -45,6 +45,21 @@ def write_lying_png(path: Path, width: int = 100_000, height: int = 100_000) -> 
     return path
 
 
+def write_huge_canvas_webp(path: Path, side: int) -> Path:
+    """A ~140-byte animated WebP of two 4x4 frames whose VP8X header declares a ``side`` x ``side``
+    canvas (a decompression bomb: every frame is decoded onto the whole canvas). Canvas width - 1
+    and height - 1 are 24-bit little-endian at bytes 24 and 27 of the RIFF file."""
+    from PIL import Image as PILImage
+
+    frames = [PILImage.new("RGB", (4, 4), (60 * i, 0, 0)) for i in range(2)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0, lossless=True)
+    data = bytearray(path.read_bytes())
+    assert data[12:16] == b"VP8X" and data[20] & 0x02, "Pillow wrote no animated WebP"
+    data[24:27] = data[27:30] = (side - 1).to_bytes(3, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
 def write_truncated(path: Path, size: int = 48, seed: int = 0) -> Path:
     """The first half of a valid image file in ``path``'s format (a download cut short)."""
     image = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)

@@ -8,6 +8,7 @@ is how every message and file name reaches a terminal: on one line, encodable an
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 
 class TranslateError(Exception):
@@ -46,6 +47,21 @@ def printable(text: object) -> str:
         else:
             out.append(ascii(ch)[1:-1])
     return "".join(out)
+
+
+def shorten(text: object, width: int = 80) -> str:
+    """``text`` cut to at most ``width`` characters, ending in "..." when cut: how an error line
+    quotes a string that comes from a user's file (a state dict key, a pickled name)."""
+    text = str(text)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def few(items: Iterable[object], limit: int = 3, width: int = 80) -> str:
+    """The first ``limit`` of ``items``, each :func:`shorten` to ``width``, then "... and N more":
+    a list from a user's file quoted in a one-line error of bounded length (<= ~4 * ``width``)."""
+    items = list(items)
+    more = f", ... and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(shorten(item, width) for item in items[:limit]) + more
 
 
 def is_out_of_memory(e: BaseException) -> bool:

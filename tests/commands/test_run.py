@@ -96,6 +96,18 @@ def test_tiled_run_and_bad_options(folder, model, tmp_path, capsys):
     assert err.count("translate: error:") == 3 and "Traceback" not in err
 
 
+def test_stride_one_tiling_is_refused_before_the_model_loads(folder, model, capsys, monkeypatch):
+    import translate.run.inference
+
+    monkeypatch.setattr(translate.run.inference, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    before = digest(folder)
+    assert main(["run", model, str(folder / "odd.png"), "--tile", "16", "--tile-overlap", "15"]) == 2
+    out, err = capsys.readouterr()
+    assert err == ("translate: error: --tile-overlap 15 is more than half of --tile 16: each tile would add only 1 new "
+                   "px; use --tile-overlap 8 or less\n")
+    assert out == "" and digest(folder) == before
+
+
 def test_out_of_memory_is_reported_per_file_with_the_fix(folder, model, tmp_path, capsys, monkeypatch):
     from translate.run.pipeline import Translator
 

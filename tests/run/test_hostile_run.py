@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
+from onnx import numpy_helper
 
 from translate import fileio
 from translate.cli import main
@@ -185,9 +188,23 @@ def test_missing_gpu(capsys, models, photos):
 @pytest.mark.parametrize("options, message", [
     (["--tile", "8"], "too small"), (["--tile", "64", "--tile-overlap", "-1"], ">= 0"),
     (["--tile", "32", "--tile-overlap", "32"], "smaller than --tile"), (["--ext", "gif"], "cannot write '.gif'"),
+    (["--tile", "16", "--tile-overlap", "15"], "use --tile-overlap 8 or less"),
     (["--device", "cuda:x"], "unknown device")])
 def test_bad_options(capsys, models, photos, options, message):
     assert message in refused(capsys, "run", models["pth"], photos, "--device", "cpu", *options)
+
+
+def test_too_many_tiles_is_a_skipped_file_before_the_network_runs(capsys, models, tmp_path, monkeypatch):
+    from translate.run import pipeline
+
+    monkeypatch.setattr(pipeline, "run_backend", lambda *a, **k: pytest.fail("the network ran"))
+    src = write_png(tmp_path / "big.png", np.zeros((800, 1000, 3), np.uint8))
+    before = digests(tmp_path)
+    code, out, err = cli(capsys, "run", models["onnx"], src, "--tile", "16", "--tile-overlap", "8", "--device", "cpu")
+    assert code == 1 and one_error_line(err) == (
+        f"translate: skipped {src}: --tile 16 --tile-overlap 8: a 1000x800 image would take 12276 tiles, more than "
+        f"8192 (a network call each); use --tile 20 or more (or 0 for no tiles)")
+    assert "0 translated, 1 failed" in out and digests(tmp_path) == before
 
 
 def test_huge_tile_is_one_tile(capsys, models, photos):
@@ -303,6 +320,77 @@ def test_sigterm_to_the_process_group_stops_cleanly(tmp_path, models):
     assert 1 <= len(written) < 6 and all(p.name.endswith("_id.png") for p in written)  # no temp files
     for p in written:
         assert read_image(p).size == (768, 768)
+
+
+# --- model files that hold code, long keys or NaN weights -----------------------------------------
+
+class _System:
+    """Unpickling this runs ``os.system("touch MARKER")``: what a malicious checkpoint does."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+def test_a_pickle_holding_code_is_refused_for_safety_and_runs_nothing(capfd, photos, tmp_path):
+    marker, model = tmp_path / "code_ran", tmp_path / "evil.pth"
+    torch.save({"model.1.weight": torch.zeros(2), "meta": {"x": _System(marker)}}, model)
+    before = digests(photos)
+    assert main(["run", str(model), str(photos), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    line = one_error_line(capfd.readouterr().err)
+    assert line.startswith(f"translate: error: {model}: not loaded, for safety: it holds Python objects other "
+                           f"than tensors (posix.system)") and "weights_only=False" in line and "state_dict()" in line
+    assert not marker.exists() and not (tmp_path / "out").exists() and digests(photos) == before
+
+
+def test_a_state_dict_with_huge_keys_gives_a_short_line(capsys, photos, tmp_path):
+    state = save_official_generator(tmp_path / "m.pth")
+    torch.save({**state, "k" * 100_000: torch.zeros(1)}, tmp_path / "long.pth")
+    line = refused(capsys, "run", tmp_path / "long.pth", photos, "--device", "cpu")
+    assert "1 unexpected keys (kkkk" in line and "k...)" in line, line[:600]
+    assert len(line) - len(str(tmp_path)) < 500, len(line)  # the line was 100,074 characters long
+    torch.save({f"x{i}" + "y" * 1000: torch.zeros(1) for i in range(50)}, tmp_path / "junk.pth")
+    line = refused(capsys, "run", tmp_path / "junk.pth", photos, "--device", "cpu", "--arch", "resnet_6blocks")
+    assert "36 missing keys (model.1.weight" in line and "50 unexpected keys (x0yyy" in line, line
+    assert "... and 47 more" in line and len(line) - len(str(tmp_path)) < 500, (len(line), line[:600])
+
+
+def _nan_onnx(path: Path) -> Path:
+    """The identity ONNX model with its output multiplied by NaN."""
+    model = onnx.load(write_identity_onnx(path))
+    model.graph.initializer.append(numpy_helper.from_array(np.array(np.nan, np.float32), "nan"))
+    model.graph.node[0].CopyFrom(onnx.helper.make_node("Mul", ["image", "nan"], ["output"]))
+    onnx.save(model, str(path))
+    return path
+
+
+def _nan_pth(path: Path) -> Path:
+    state = save_official_generator(path)
+    torch.save({k: v * float("nan") if k == "model.1.weight" else v for k, v in state.items()}, path)
+    return path
+
+
+@pytest.mark.parametrize("make", [_nan_pth, _nan_onnx], ids=["pth", "onnx"])
+def test_a_model_that_outputs_nan_writes_nothing_and_fails_the_file(capsys, photos, tmp_path, make):
+    model = make(tmp_path / ("nan.onnx" if make is _nan_onnx else "nan.pth"))
+    src, dst = photos / "p0.png", tmp_path / "out.png"
+    before = digests(photos)
+    with warnings.catch_warnings(record=True) as shown:  # numpy's "invalid value encountered in cast"
+        warnings.simplefilter("always")
+        code, _, err = cli(capsys, "run", model, src, "-o", dst, "--device", "cpu")
+    assert not [str(w.message) for w in shown if issubclass(w.category, RuntimeWarning)]
+    line = one_error_line(err)
+    assert code == 1, line
+    assert line == (f"translate: skipped {src}: model {model} produced NaN or infinite values, so nothing was "
+                    f"written; its weights may hold NaN or inf (check the file, or train it again); with "
+                    f"--precision fp16 or bf16, try fp32"), line
+    assert not dst.exists() and list(tmp_path.glob("*out*")) == [] and digests(photos) == before
+    # a folder: each file is skipped in its line, none written
+    code, out, err = cli(capsys, "run", model, photos, "-o", tmp_path / "outs", "--device", "cpu")
+    assert code == 1 and "0 translated, 2 failed" in out and err.count("produced NaN") == 2
+    assert not (tmp_path / "outs").exists() or not any((tmp_path / "outs").iterdir())
 
 
 # --- export -----------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ import sys
 import numpy as np
 import pytest
 
+from translate.errors import TranslateError
 from translate.imageio import Image
 from translate.models.cards import ModelCard
-from translate.run.pipeline import blend_window, pad_to_multiple, run_backend, tile_starts, translate_image
+from translate.run.pipeline import (MAX_TILES, Translator, blend_window, check_tiling, pad_to_multiple, run_backend,
+                                   tile_count, tile_starts, translate_image)
 
 NORM = dict(mean=0.5, std=0.5)
 
@@ -135,7 +137,7 @@ def largest_step(y: np.ndarray) -> float:
 def test_blending_hides_seams_of_a_network_with_global_statistics():
     rgb = smooth_image(112, 128)
     whole = run_backend(rgb, subtract_tile_mean, **NORM, multiple=4)
-    blended = run_backend(rgb, subtract_tile_mean, **NORM, multiple=4, tile=48, tile_overlap=32)
+    blended = run_backend(rgb, subtract_tile_mean, **NORM, multiple=4, tile=48, tile_overlap=24)
     abutting = run_backend(rgb, subtract_tile_mean, **NORM, multiple=4, tile=48, tile_overlap=0)
     # Tiles really differ from the whole image ...
     assert np.abs(blended - whole).max() > 0.1
@@ -158,6 +160,46 @@ def test_backend_only_ever_sees_bounded_batches_of_tiles(tile, batch_size, multi
     padded_h, padded_w = -(-100 // multiple) * multiple, -(-90 // multiple) * multiple
     tiles = len(tile_starts(padded_h, tile_size, 8)) * len(tile_starts(padded_w, tile_size, 8))
     assert sum(b for b, *_ in recorder.shapes) == tiles
+    assert tile_count((100, 90), tile, 8, multiple) == tiles  # the count check_tiling bounds
+
+
+def test_overlap_of_more_than_half_a_tile_is_refused():
+    """Stride 1 (--tile 16 --tile-overlap 15) would be a network call per pixel row and column."""
+    with pytest.raises(ValueError) as refused:
+        check_tiling(16, 15)
+    assert str(refused.value) == ("--tile-overlap 15 is more than half of --tile 16: each tile would add only 1 new "
+                                  "px; use --tile-overlap 8 or less")
+    for tile, overlap in ((16, 9), (33, 17), (512, 257)):
+        with pytest.raises(ValueError, match=f"use --tile-overlap {tile // 2} or less"):
+            check_tiling(tile, overlap)
+        check_tiling(tile, tile // 2)  # the value the line suggests works
+
+
+@pytest.mark.parametrize("tile, overlap, size, multiple", [
+    (512, 32, (32768, 32768), 1),  # the suggested --tile 512 on the largest image the decoders read (2^30 px)
+    (512, 32, (16384, 65536), 4),
+    (256, 32, (2000, 2000), 4),  # the README's tiled benchmark (sr-x4)
+    (64, 16, (257, 301), 4), (32, 8, (1080, 1920), 4), (16, 8, (512, 512), 4),
+])
+def test_documented_and_sensible_tilings_pass(tile, overlap, size, multiple):
+    check_tiling(tile, overlap, multiple, size=size)
+    assert tile_count(size, tile, overlap, multiple) <= MAX_TILES
+
+
+def test_too_many_tiles_are_refused_before_the_network_runs():
+    calls = []
+    translator = Translator(lambda batch: calls.append(batch.shape) or batch.copy(), card())
+    image = Image(rgb=np.zeros((800, 1000, 3), np.float32))  # 99 x 124 tiles of 16 px, 8 apart
+    with pytest.raises(TranslateError) as refused:
+        translator.translate(image, tile=16, tile_overlap=8)
+    assert str(refused.value) == ("--tile 16 --tile-overlap 8: a 1000x800 image would take 12276 tiles, more than 8192 "
+                                  "(a network call each); use --tile 20 or more (or 0 for no tiles)")
+    assert calls == []
+    # 20 is the least tile that fits (17 to 20 run as 20, the card's multiple of 4)
+    assert tile_count((800, 1000), 20, 8, 4) <= MAX_TILES < tile_count((800, 1000), 16, 8, 4)
+    # The count is arithmetic: a 1 x 2^30 px image is refused at once, without a list of its tiles.
+    with pytest.raises(ValueError, match="would take 134217727 tiles"):
+        check_tiling(16, 8, size=(1, 2 ** 30))
 
 
 def test_tile_starts_cover_and_end_at_the_end():
@@ -252,6 +294,32 @@ def test_backend_with_wrong_output_shape_raises_value_error():
         run_backend(random_rgb(40, 40), upsample2, **NORM, multiple=4, scale=1)
     with pytest.raises(ValueError, match="channels"):
         run_backend(random_rgb(40, 40), lambda b: np.concatenate([b, b], axis=1), **NORM, multiple=4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_backend_output_with_nan_or_inf_is_a_per_file_error_naming_the_model(bad, tmp_path):
+    from tests.helpers import write_png
+    from translate.errors import TranslateError
+    from translate.run.pipeline import NonFiniteOutputError, Translator
+
+    def broken(batch):
+        out = batch.copy()
+        out[0, 0, 5, 7] = bad
+        return out
+
+    for tile in (0, 16):  # one call, and the tiled path (the tile that holds the value)
+        with pytest.raises(NonFiniteOutputError, match="^the model produced NaN or infinite values"):
+            run_backend(random_rgb(40, 40), broken, **NORM, multiple=4, tile=tile, tile_overlap=4)
+    card = ModelCard(name="bad", task="cyclegan", multiple=4, generator={"arch": "resnet_2blocks", "ngf": 8})
+    translator = Translator(broken, card, model_file=tmp_path / "bad.onnx")
+    with pytest.raises(TranslateError) as e:
+        translator(np.zeros((24, 24, 3), np.uint8))
+    assert str(e.value).startswith(f"model {tmp_path / 'bad.onnx'} produced NaN or infinite values, so nothing was "
+                                   f"written") and not e.value.stop_batch  # an fp16 overflow may be this image's only
+    src = write_png(tmp_path / "in.png", np.zeros((24, 24, 3), np.uint8))
+    with pytest.raises(TranslateError, match=f"^{src}: model .*bad.onnx produced NaN"):
+        translator.translate_file(src, tmp_path / "out.png")
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_importing_the_pipeline_does_not_import_torch():

@@ -29,8 +29,8 @@ from translate.run.pipeline import Translator
 from translate.run.serve import Limits, ServedModel, create_app, load_models
 
 from tests.helpers import random_image, save_official_generator, write_png
-from tests.hostile_helpers import (METADATA_FORMAT, METADATA_KEY, one_error_line, write_identity_onnx,
-                                   write_lying_png)
+from tests.hostile_helpers import (METADATA_FORMAT, METADATA_KEY, one_error_line, write_huge_canvas_webp,
+                                   write_identity_onnx, write_lying_png)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -212,9 +212,29 @@ def test_size_limits_are_413(client, tmp_path):
     assert "limit of 200000 bytes" in detail(response, 413)
 
 
+@pytest.mark.parametrize("side", [16383, 10000])
+def test_animated_webp_with_a_huge_canvas_is_413_without_a_warning(client, tmp_path, monkeypatch, side):
+    """The 140-byte bombs `translate run` refuses (tests/run/test_video.py): the header read by
+    Pillow (over its bomb limit at 16383 px, over its warning limit at 10000) is one 413 line."""
+    import warnings
+
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 89_478_485)  # Pillow's default, whatever ran before
+    data = write_huge_canvas_webp(tmp_path / "big.webp", side).read_bytes()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = post(client, "model=ident", data, "big.webp")
+    text = detail(response, 413)
+    assert text.startswith("big.webp: ") and "this server's limit of 90000" in text
+    assert [str(w.message) for w in caught if "decompression bomb" in str(w.message)] == []
+
+
 @pytest.mark.parametrize("query, status, expected", [
     ("model=tiny&tile=8", 422, "--tile 8 is too small for this model; use at least 16 (or 0 for no tiles)"),
     ("model=tiny&tile=32&tile_overlap=32", 422, "--tile-overlap (32) must be smaller than --tile (32)"),
+    ("model=tiny&tile=16&tile_overlap=15", 422, "--tile-overlap 15 is more than half of --tile 16: each tile would "
+                                                "add only 1 new px; use --tile-overlap 8 or less"),
     ("model=tiny&tile=abc", 422, "tile: Input should be a valid integer"),
     ("model=nope", 422, "model: no model 'nope' on this server; it serves tiny, ident, hole"),
     ("", 422, "model: give one of tiny, ident, hole"),
@@ -224,6 +244,26 @@ def test_size_limits_are_413(client, tmp_path):
 def test_bad_options_are_422(client, query, status, expected):
     image = write_png_bytes(random_image(20, 20))
     assert detail(post(client, query, image), status).startswith(expected)
+
+
+def test_stride_one_tiling_is_refused_at_once(client, tmp_path):
+    """The issue's request: 160x160 at stride 1 was 21,025 network calls holding the model's lock
+    for minutes; it is a 422 before the upload is decoded."""
+    image = write_png_bytes(random_image(160, 160, seed=7))
+    start = time.monotonic()
+    text = detail(post(client, "model=tiny&tile=16&tile_overlap=15", image), 422)
+    assert text.startswith("--tile-overlap 15 is more than half of --tile 16") and time.monotonic() - start < 5
+    assert post(client, "model=tiny", image).status_code == 200  # the model is free
+
+
+def test_too_many_tiles_are_a_422_before_the_network_runs(client, monkeypatch):
+    from translate.run import pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_TILES", 100)  # 300 x 300 is this client's pixel limit
+    monkeypatch.setattr(pipeline, "run_backend", lambda *a, **k: pytest.fail("the network ran"))
+    text = detail(post(client, "model=tiny&tile=16&tile_overlap=8", write_png_bytes(random_image(200, 200))), 422)
+    assert text == ("--tile 16 --tile-overlap 8: a 200x200 image would take 576 tiles, more than 100 (a network call "
+                    "each); use --tile 28 or more (or 0 for no tiles)")
 
 
 def write_png_bytes(array: np.ndarray) -> bytes:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from translate.models.loading import load_model  # noqa: E402
 from translate.run.video import Stopped, translate_video  # noqa: E402
 
 from tests.helpers import random_image, save_official_generator, write_png  # noqa: E402
-from tests.hostile_helpers import digests, one_error_line, write_identity_onnx  # noqa: E402
+from tests.hostile_helpers import (digests, one_error_line, write_huge_canvas_webp,  # noqa: E402
+                                   write_identity_onnx)
 
 ROOT = Path(__file__).resolve().parents[2]
 RATE = 24
@@ -175,6 +177,34 @@ def test_animated_gif_and_webp_keep_frame_durations_and_transparency(models, tmp
                 assert np.array_equal(got[..., 3] > 127, np.asarray(rgba[i])[..., 3] > 127)
                 opaque = got[..., 3] > 127
                 assert np.abs(got[..., :3].astype(int) - np.asarray(rgba[i])[..., :3])[opaque].mean() < 8
+
+
+PILLOW_BOMB_LIMIT = 89_478_485  # Pillow's default PIL.Image.MAX_IMAGE_PIXELS (it warns above, raises above twice)
+
+
+@pytest.mark.parametrize("side, limit, source", [
+    (16383, None, "PIL.Image.MAX_IMAGE_PIXELS"),  # Pillow raised DecompressionBombError (a traceback)
+    (10000, None, "PIL.Image.MAX_IMAGE_PIXELS"),  # Pillow printed DecompressionBombWarning, then decoded 9 GB
+    (2000, 1_000_000, "OPENCV_IO_MAX_IMAGE_PIXELS"),  # the project's pixel limit, as for still images
+])
+def test_animated_webp_with_a_huge_canvas_is_one_line(models, tmp_path, capfd, monkeypatch, side, limit, source):
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", PILLOW_BOMB_LIMIT)
+    if limit:
+        monkeypatch.setenv("OPENCV_IO_MAX_IMAGE_PIXELS", str(limit))
+    src = write_huge_canvas_webp(tmp_path / "big.webp", side)
+    assert src.stat().st_size < 200
+    before = digests(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = run("run", models["id"], src)
+    out, err = capfd.readouterr()
+    assert code == 1 and [str(w.message) for w in caught] == []
+    assert one_error_line(err) == (f"translate: skipped {src}: its canvas is {side}x{side} = {side * side} pixels, "
+                                   f"more than the limit of {limit or PILLOW_BOMB_LIMIT} ({source}; damaged, or a "
+                                   f"decompression bomb)")
+    assert "0 translated, 1 failed" in out and digests(tmp_path) == before  # no output, input unchanged
 
 
 def test_folder_of_videos_is_named_like_a_folder_of_images(models, tmp_path):

@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "models also tensorrt, and coreml / dml / openvino where the installed onnxruntime offers them")
     add_model_options(p)
     p.add_argument("--tile", type=int, default=0, help="process in tiles of N px (bounded memory); 0 = whole image")
-    p.add_argument("--tile-overlap", type=int, default=32, help="overlap between tiles in px (default 32)")
+    p.add_argument("--tile-overlap", type=int, default=32,
+                   help="overlap between tiles in px (default 32; at most half of --tile)")
     p.add_argument("--ext", default=".png", help="format of outputs named by translate (without -o FILE): auto (the "
                    "input's format; PNG for .bmp / .ppm / .pgm inputs, which could lose alpha or 16 bits), png "
                    "(default), jpg, webp, tif, ...")

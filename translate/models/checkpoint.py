@@ -21,11 +21,13 @@ file. Torch and safetensors are imported inside the functions, so importing this
 from __future__ import annotations
 
 import os
+import re
 import struct
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from translate.errors import TranslateError
+from translate.errors import TranslateError, few
 from translate.fileio import atomic_write_bytes
 from translate.models.cards import MAX_SAFETENSORS_HEADER, ModelCard, safetensors_metadata
 
@@ -88,15 +90,27 @@ def load_torch_file(path: str | os.PathLike, *, mmap: bool = False,
     path = Path(path)
     if not path.is_file():
         raise TranslateError(f"{path}: no such file")
-    if mmap:
+    with warnings.catch_warnings():
+        # a pickle of protocol > 2 (pickle.dump's default) is refused below in one line, without
+        # torch's warning about it first
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        if mmap:
+            try:
+                return torch.load(path, map_location=map_location, weights_only=True, mmap=True)
+            except Exception:  # noqa: BLE001 - not mappable or damaged: the plain read explains which
+                pass
         try:
-            return torch.load(path, map_location=map_location, weights_only=True, mmap=True)
-        except Exception:  # noqa: BLE001 - not mappable or damaged: the plain read explains which
-            pass
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
-        raise TranslateError(f"{path}: not a PyTorch checkpoint ({_torch_load_reason(path, e)})") from e
+            return torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
+            error = e
+    refused = _refused_objects(path, error)
+    if refused:
+        raise TranslateError(
+            f"{path}: not loaded, for safety: it holds Python objects other than tensors ({few(refused, width=60)}), "
+            f"which could run code when unpickled; if you trust its source, convert it once in a trusted environment: "
+            f"model = torch.load(path, weights_only=False), then torch.save(model.state_dict(), 'weights.pth') "
+            f"(or save the state dict as .safetensors) and run that file") from error
+    raise TranslateError(f"{path}: not a PyTorch checkpoint ({_torch_load_reason(path, error)})") from error
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
@@ -139,7 +153,7 @@ def as_state_dict(obj: Any, path: str | os.PathLike) -> dict[str, "torch.Tensor"
             break
     not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if not obj or not_tensors:
-        detail = f"entries that are not tensors: {', '.join(map(str, not_tensors[:5]))}" if not_tensors else "empty"
+        detail = f"entries that are not tensors: {few(not_tensors)}" if not_tensors else "empty"
         raise TranslateError(f"{path}: not a state dict ({detail})")
     prefix = "module."
     if all(k.startswith(prefix) for k in obj):
@@ -166,12 +180,98 @@ def _looks_like_safetensors(path: Path) -> bool:
     return len(head) == 9 and head[8:9] == b"{" and 0 < struct.unpack("<Q", head[:8])[0] <= MAX_SAFETENSORS_HEADER
 
 
+def _refused_objects(path: Path, e: Exception) -> list[str]:
+    """The Python objects other than tensors (pickle globals: ``posix.system``, ``builtins.eval``,
+    a custom class) for which ``torch.load(path, weights_only=True)`` refused the file with ``e``;
+    [] when that is not why it failed (damaged, not a torch file).
+
+    Told by what the file holds, not by torch's wording: the pickle is disassembled (nothing of it
+    runs) and its globals compared with those torch allows. torch raises ``pickle.UnpicklingError``
+    for a refusal (and for a damaged pickle); when the pickle cannot be read here, the names in
+    such an error's message ("GLOBAL posix.system") are the fallback.
+    """
+    import pickle
+
+    names = _unsafe_globals(path)
+    if not names and isinstance(e, pickle.UnpicklingError):
+        names = list(dict.fromkeys(re.findall(r"\bGLOBAL ([\w.]+)", str(e))))
+    return names
+
+
+_MAX_PICKLE_SCAN = 64 * 2**20  # bytes of a pickle disassembled to name the objects it holds
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    """The globals (``module.name``) of the pickle in a torch file that torch's weights-only
+    unpickler does not allow, found by :func:`pickletools.genops` (which runs nothing); [] when
+    there are none or the pickle cannot be read (damaged, not a torch file)."""
+    import io
+    import pickletools
+    import zipfile
+
+    found: list[str] = []
+    try:
+        if zipfile.is_zipfile(path):  # torch >= 1.6: the object's pickle is <archive>/data.pkl
+            with zipfile.ZipFile(path) as archive:
+                infos = [i for i in archive.infolist() if i.filename.rsplit("/", 1)[-1] == "data.pkl"]
+                if len(infos) != 1 or infos[0].file_size > _MAX_PICKLE_SCAN:
+                    return []
+                stream = io.BytesIO(archive.read(infos[0]))
+        else:  # older torch: magic number, protocol, sys info and the object, pickled one after another
+            with open(path, "rb") as f:
+                stream = io.BytesIO(f.read(_MAX_PICKLE_SCAN))
+        for _ in range(4):
+            _pickle_globals(pickletools.genops(stream), found)
+    except Exception:  # noqa: BLE001 - damaged, or the storages after the pickles: keep what was read
+        pass
+    allowed = _allowed_globals()
+    return list(dict.fromkeys(g for g in found if g not in allowed))
+
+
+_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
+
+
+def _pickle_globals(ops: Any, names: list[str]) -> None:
+    """Append to ``names`` the ``module.name`` of every global a pickle's opcodes
+    (:func:`pickletools.genops`) import, as they are read: GLOBAL and INST, and protocol 4's
+    STACK_GLOBAL, whose two strings may come from the memo."""
+    from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING  # what pickle and torch's unpickler apply
+
+    strings: list[str] = []
+    memo: dict[Any, Any] = {}
+    pushed: Any = None  # what the previous opcode pushed, when a string (for the memo)
+    for opcode, arg, _ in ops:
+        op = opcode.name
+        if op in ("GLOBAL", "INST"):  # protocol 2 (torch.save's) names Python 2 modules: __builtin__.eval
+            module, _, name = str(arg).partition(" ")
+            module, name = NAME_MAPPING.get((module, name), (IMPORT_MAPPING.get(module, module), name))
+            names.append(f"{module}.{name}")
+        elif op == "STACK_GLOBAL" and len(strings) >= 2:
+            names.append(f"{strings[-2]}.{strings[-1]}")
+        elif op in ("BINPUT", "LONG_BINPUT", "PUT", "MEMOIZE"):
+            memo[len(memo) if op == "MEMOIZE" else arg] = pushed
+            continue  # memoizing leaves the stack as it was
+        if op in ("BINGET", "LONG_BINGET", "GET"):
+            arg = memo.get(arg)
+        pushed = str(arg) if op in _STRING_OPS or (op.endswith("GET") and isinstance(arg, str)) else None
+        if pushed is not None:
+            strings.append(pushed)
+
+
+def _allowed_globals() -> set[str]:
+    """The globals torch's weights-only unpickler allows: its own list and ``add_safe_globals``."""
+    try:
+        from torch import _weights_only_unpickler as unpickler
+
+        return set(unpickler._get_allowed_globals()) | set(unpickler._get_user_allowed_globals())
+    except Exception:  # noqa: BLE001 - a private API: without it, what torch.save writes for tensors
+        return {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
+                "torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage",
+                "torch.LongStorage", "torch.IntStorage", "torch.ByteStorage", "torch.BoolStorage", "torch.Size"}
+
+
 def _torch_load_reason(path: Path, e: Exception) -> str:
     message = str(e)
-    marker = "WeightsUnpickler error:"
-    if marker in message:
-        detail = _first_sentence(message.split(marker, 1)[1])
-        return f"it holds pickled Python objects, not only tensors: {detail}; save model.state_dict() instead"
     with open(path, "rb") as f:
         head = f.read(8)
     if not head:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from translate.errors import TranslateError
+from translate.errors import TranslateError, few
 from translate.nets import architectures
 from translate.nets.discriminators import MultiscaleDiscriminator, PatchDiscriminator, PixelDiscriminator
 from translate.nets.layers import init_weights, norm_layer, precise_batchnorm
@@ -99,12 +99,13 @@ def load_generator_state(net: nn.Module, state_dict: dict[str, torch.Tensor], ex
               if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
     if missing or unexpected or shapes:
         parts = []
+        # keys come from the user's file: 3 at most, each cut to 50 characters, so the line stays short
         if missing:
-            parts.append(f"{len(missing)} missing keys (first: {', '.join(missing[:3])})")
+            parts.append(f"{len(missing)} missing keys ({few(missing, width=50)})")
         if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (first: {', '.join(unexpected[:3])})")
+            parts.append(f"{len(unexpected)} unexpected keys ({few(unexpected, width=50)})")
         if shapes:
-            parts.append(f"{len(shapes)} shape mismatches (first: {shapes[0]})")
+            parts.append(f"{len(shapes)} shape mismatches ({few(shapes, limit=1, width=160)})")
         raise TranslateError(
             f"{source}: weights do not match the expected architecture [{expected}]: "
             f"{'; '.join(parts)}; pass the right --arch (e.g. resnet_9blocks, resnet_6blocks, unet_256) "

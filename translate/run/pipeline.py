@@ -19,7 +19,8 @@ Tiling: tiles of ``tile`` pixels (rounded up to the multiple) overlapping by ``t
 cover the image padded to the multiple, the last tile of each row and column ending at its end;
 an image smaller than a tile is one tile. Outputs are summed with weights (:func:`blend_window`)
 that are 0 in the outer quarter of each overlap band, rise smoothly over its middle half and add
-up to 1, then divided by the summed weights.
+up to 1, then divided by the summed weights. The overlap is at most half a tile (the tiles' pixels
+are then at most ~4x the image's) and an image at most :data:`MAX_TILES` tiles (:func:`check_tiling`).
 
 Exactness: for networks without global statistics (super-resolution, de-raining, BatchNorm in
 eval mode) an output pixel depends only on a window of input pixels, so the tiled result equals
@@ -53,10 +54,30 @@ from translate.run.holes import fill_holes
 #: padding and instance normalisation are undefined.
 MIN_SIDE = 16
 
+#: The most tiles (network calls) one image may be cut into. The suggested ``--tile 512`` with the
+#: default overlap of 32 needs at most ~4,800 on any image the decoders read (2^30 px, square or
+#: 1:4), so no sensible setting comes near it; it refuses tiles tiny for their image (``--tile 16
+#: --tile-overlap 8`` above ~720x720 px, ``--tile 64 --tile-overlap 16`` above ~4300x4300), whose
+#: per-call overhead would dwarf the work and hold `translate serve`'s model for minutes. With the
+#: minimum stride (:func:`check_tiling`) the tiles' pixels are at most ~4x the image's anyway.
+MAX_TILES = 8192
+
 
 class BackendError(ValueError):
     """The backend's output does not fit the model card (wrong shape, scale or channels): the
     model file and its card disagree, whatever the image."""
+
+
+class NonFiniteOutputError(TranslateError):
+    """The backend returned NaN or infinite values (NaN weights, an fp16 overflow): nothing of
+    that input is written; the :class:`Translator` names the model and the file."""
+
+
+def _non_finite_message(model: object = None) -> str:
+    """What to say of NaN / inf output (``model``: its file or name, when known)."""
+    return (f"{f'model {model}' if model else 'the model'} produced NaN or infinite values, so nothing was written; "
+            f"its weights may hold NaN or inf (check the file, or train it again); with --precision fp16 or bf16, "
+            f"try fp32")
 
 
 class Backend(Protocol):
@@ -99,10 +120,12 @@ def min_side(card: ModelCard) -> int:
     return max(MIN_SIDE, int(card.extra.get("min_side", 0)))
 
 
-def check_tiling(tile: int, tile_overlap: int, multiple: int = 1, smallest: int = MIN_SIDE) -> None:
+def check_tiling(tile: int, tile_overlap: int, multiple: int = 1, smallest: int = MIN_SIDE,
+                 size: tuple[int, int] | None = None) -> None:
     """Raise ValueError unless ``tile`` (0 = no tiles) and ``tile_overlap`` can tile an image
-    for a network of size multiple ``multiple`` shown sides of at least ``smallest`` px: the
-    one rule for every entry point."""
+    for a network of size multiple ``multiple`` shown sides of at least ``smallest`` px, and,
+    given the image's (H, W) ``size``, cut it into at most :data:`MAX_TILES` tiles: the one rule
+    for every entry point (cheap: no tile is cut)."""
     if tile < 0 or tile_overlap < 0:
         raise ValueError(f"--tile ({tile}) and --tile-overlap ({tile_overlap}) must be >= 0")
     if tile and tile < max(multiple, smallest):
@@ -110,6 +133,45 @@ def check_tiling(tile: int, tile_overlap: int, multiple: int = 1, smallest: int 
                          f"(or 0 for no tiles)")
     if tile and tile_overlap >= tile:
         raise ValueError(f"--tile-overlap ({tile_overlap}) must be smaller than --tile ({tile})")
+    # A minimum stride of half a tile. The blend ramps over at most half a tile (blend_window caps
+    # its band there), so more overlap blends no better; it only multiplies the work: a tile's
+    # worth of image is run (tile / stride)^2 times, 4 at half a tile, 256 at --tile 16
+    # --tile-overlap 15 (a network call per pixel row and column).
+    if tile and 2 * tile_overlap > tile:
+        raise ValueError(f"--tile-overlap {tile_overlap} is more than half of --tile {tile}: each tile would add only "
+                         f"{tile - tile_overlap} new px; use --tile-overlap {tile // 2} or less")
+    if tile and size is not None:
+        count = tile_count(size, tile, tile_overlap, multiple, smallest)
+        if count > MAX_TILES:
+            # the least tile that fits (the count only falls as the tile grows: one tile at the image's
+            # size), rounded up to the multiple as the tiles are
+            low, high = tile, max(tile, *(_padded_length(n, multiple, smallest) for n in size))
+            while low < high:
+                middle = (low + high) // 2
+                low, high = (low, middle) if tile_count(size, middle, tile_overlap, multiple, smallest) <= MAX_TILES \
+                    else (middle + 1, high)
+            fits = -(-low // multiple) * multiple
+            raise ValueError(f"--tile {tile} --tile-overlap {tile_overlap}: a {size[1]}x{size[0]} image would take "
+                             f"{count} tiles, more than {MAX_TILES} (a network call each); use --tile {fits} or more "
+                             f"(or 0 for no tiles)")
+
+
+def tile_count(size: tuple[int, int], tile: int, tile_overlap: int, multiple: int = 1, smallest: int = MIN_SIDE) -> int:
+    """How many tiles :func:`run_backend` cuts an image of (H, W) ``size`` into: ``len(tile_starts(...))``
+    along each side of the padded image, counted without building the lists (a side can be 2^30 px)."""
+    height, width = (_padded_length(n, multiple, smallest) for n in size)
+    tile_h, tile_w = _tile_shape(height, width, tile, multiple)
+    return (1 if height <= tile_h else len(range(0, height - tile_h, tile_h - tile_overlap)) + 1) * \
+        (1 if width <= tile_w else len(range(0, width - tile_w, tile_w - tile_overlap)) + 1)
+
+
+def _tile_shape(height: int, width: int, tile: int, multiple: int) -> tuple[int, int]:
+    """The (h, w) of the tiles of an image padded to (``height``, ``width``): ``tile`` rounded up to
+    ``multiple``, at most the image; the whole image when ``tile`` is 0."""
+    if not tile:
+        return height, width
+    side = -(-tile // multiple) * multiple
+    return min(side, height), min(side, width)
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -157,6 +219,8 @@ def _call(backend: Backend, batch: list[np.ndarray], scale: int) -> np.ndarray:
             f"backend returned shape {y.shape} for input {x.shape}; expected "
             f"({b}, C_out, {h * scale}, {w * scale}) (is the card's scale {scale} right?)"
         )
+    if not np.isfinite(y).all():  # before numpy's own warning when NaN is cast to an 8-bit image
+        raise NonFiniteOutputError(_non_finite_message())
     return y.transpose(0, 2, 3, 1)
 
 
@@ -194,10 +258,7 @@ def run_backend(
     # Tiles cover the image padded to the multiple, exactly as the untiled path pads it, so a
     # network sees the same content beyond the image's bottom/right edge either way.
     x, _ = pad_to_multiple(x, multiple, min_side=smallest)
-    tile_h, tile_w = x.shape[:2]
-    if tile:
-        size = -(-tile // multiple) * multiple
-        tile_h, tile_w = min(size, tile_h), min(size, tile_w)
+    tile_h, tile_w = _tile_shape(x.shape[0], x.shape[1], tile, multiple)
     boxes = [(top, left) for top in tile_starts(x.shape[0], tile_h, tile_overlap)
              for left in tile_starts(x.shape[1], tile_w, tile_overlap)]
 
@@ -424,10 +485,11 @@ class Translator:
         self.device = device
         self.model_file = None if model_file is None else Path(model_file)
 
-    def check_tiling(self, tile: int, tile_overlap: int) -> None:
-        """Raise :class:`TranslateError` unless ``tile`` / ``tile_overlap`` suit this model."""
+    def check_tiling(self, tile: int, tile_overlap: int, size: tuple[int, int] | None = None) -> None:
+        """Raise :class:`TranslateError` unless ``tile`` / ``tile_overlap`` suit this model (and
+        cut an image of (H, W) ``size`` into at most :data:`MAX_TILES` tiles)."""
         try:
-            check_tiling(tile, tile_overlap, self.card.multiple, min_side(self.card))
+            check_tiling(tile, tile_overlap, self.card.multiple, min_side(self.card), size)
         except ValueError as e:
             raise TranslateError(str(e)) from None
 
@@ -481,7 +543,9 @@ class Translator:
     def _translate_frames(self, images: Sequence[Image], tile: int, tile_overlap: int,
                           hole: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """:meth:`translate_frames` at the model's own scale."""
-        self.check_tiling(tile, tile_overlap)
+        # `translate run`, serve, videos and the API all pass here with the decoded image, before
+        # the first network call: the tile count is bounded here (inpainting fills holes untiled).
+        self.check_tiling(tile, tile_overlap, images[0].size if images and hole is None else None)
         if (hole is not None) != self.needs_mask:
             self._check_mask(images[0], hole, "the frames")
         try:
@@ -493,6 +557,8 @@ class Translator:
                 return [(inpaint_image(image.rgb, hole, self.backend, mean=self.card.mean, std=self.card.std,
                                        window=window), image.alpha) for image in images]
             return translate_images(images, self.backend, self.card, tile=tile, tile_overlap=tile_overlap)
+        except NonFiniteOutputError:  # maybe this image only (an fp16 overflow): skipped, the batch goes on
+            raise NonFiniteOutputError(_non_finite_message(self.model_file or self.card.name)) from None
         except BackendError as e:  # the same for every image: the model, not the image, is wrong
             raise TranslateError(f"model {self.model_file or self.card.name}: {e}; the model does not match its "
                                  f"card (export or save it again)", stop_batch=True) from None
@@ -521,5 +587,8 @@ class Translator:
             if not os.path.isfile(mask):
                 raise TranslateError(f"--mask {mask}: no such file")
             hole = read_mask_file(mask, image.size)
-        rgb, alpha = self._run(image, tile, tile_overlap, hole, outscale)
+        try:
+            rgb, alpha = self._run(image, tile, tile_overlap, hole, outscale)
+        except NonFiniteOutputError as e:
+            raise NonFiniteOutputError(f"{src}: {e}") from None
         write_image(dst, rgb, alpha, bit_depth=image.bit_depth, protect=read)

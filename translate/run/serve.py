@@ -333,7 +333,7 @@ def create_app(models: dict[str, ServedModel], limits: Limits = Limits()) -> Fas
                                                     "when one model is served"),
         direction: Literal["AtoB", "BtoA"] | None = Query(None, description="generator of a CycleGAN checkpoint"),
         tile: int = Query(0, description="process in tiles of N px (bounded memory); 0 = whole image"),
-        tile_overlap: int = Query(32, description="overlap between tiles in px"),
+        tile_overlap: int = Query(32, description="overlap between tiles in px (at most half of tile)"),
         format: Literal["png", "jpg", "jpeg"] | None = Query(None, description="output format; default from "
                                                              "the Accept header, else png"),
     ) -> Response:

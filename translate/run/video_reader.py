@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from translate.errors import TranslateError
+from translate.imageio import PIXEL_LIMIT_ENV, PixelLimitError, pixel_limit
 from translate.run.video_av import _INSTALL, _av, _format_has_alpha, _reason, _swscale_flags
 
 
@@ -156,12 +158,17 @@ class _WebpReader(_Reader):
         except ImportError:
             raise TranslateError(f"{path}: reading animated WebP needs Pillow; {_INSTALL}") from None
         self.path = path
+        _check_canvas(path, PILImage)
         try:
-            self.image = PILImage.open(path)
+            with warnings.catch_warnings():  # Pillow's own bomb check: one line, never a printed warning
+                warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+                self.image = PILImage.open(path)
             self.count = int(getattr(self.image, "n_frames", 1))
             self.image.seek(0)
             self.image.load()  # sets the frame's duration
             self.has_alpha = self.image.mode in ("RGBA", "LA", "PA") or "transparency" in self.image.info
+        except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as e:  # no VP8X header to check
+            raise PixelLimitError(f"{path}: too large to decode ({_reason(e)})") from None
         except (OSError, ValueError, SyntaxError) as e:
             raise TranslateError(f"{path}: not a readable animated WebP ({_reason(e)})") from None
         self.width, self.height = self.image.size
@@ -184,6 +191,41 @@ class _WebpReader(_Reader):
 
     def close(self) -> None:
         self.image.close()
+
+
+def _canvas(path: Path) -> tuple[int, int] | None:
+    """The (width, height) of the canvas a WebP file's VP8X header declares (24-bit little-endian
+    width - 1 and height - 1 at bytes 24 and 27), read without decoding; None without that header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(30)
+    except OSError:
+        return None
+    if len(head) < 30 or head[:4] != b"RIFF" or head[8:16] != b"WEBPVP8X":
+        return None
+    return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+
+
+def _check_canvas(path: Path, pil: Any) -> None:
+    """Raise :class:`PixelLimitError` when the canvas of the animated WebP ``path`` has more pixels
+    than may be decoded here, checked on the header before Pillow allocates anything.
+
+    Pillow decodes every frame onto the whole canvas (RGBA), so a 150-byte file declaring
+    16383x16383 px costs 1 GB a frame. The limit is the project's, :func:`~translate.imageio.pixel_limit`
+    (``$OPENCV_IO_MAX_IMAGE_PIXELS``, as for still images), or Pillow's decompression-bomb limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``, 89478485 by default) where that is lower: above it Pillow
+    would warn or raise instead, so the line names whichever limit refused the file."""
+    size = _canvas(path)
+    if size is None:
+        return
+    width, height = size
+    limits = [(pixel_limit(), PIXEL_LIMIT_ENV)]
+    if pil.MAX_IMAGE_PIXELS:
+        limits.append((int(pil.MAX_IMAGE_PIXELS), "PIL.Image.MAX_IMAGE_PIXELS"))
+    limit, source = min(limits)
+    if width * height > limit:
+        raise PixelLimitError(f"{path}: its canvas is {width}x{height} = {width * height} pixels, more than the limit "
+                              f"of {limit} ({source}; damaged, or a decompression bomb)")
 
 
 def _display_matrix(frame: Any) -> list[int] | None:
