@@ -488,7 +488,7 @@ def test_check_sr_derain_inpaint(tmp_path, capsys):
     save(ip / "images" / "b.png", rgb(16, 16))
     code, out = check(ip, "inpaint", capsys)
     assert code == 0 and "the recipe sees 2 training images" in out and "grayscale" not in out
-    assert "1 mask(s) hold values other than 0 and 255" in out and "masks/grey.png" in out
+    assert "1 mask(s) are not black and white" in out and "masks/grey.png" in out
 
 
 def test_check_real_derain_set(shared_data, capsys):

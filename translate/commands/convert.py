@@ -124,13 +124,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = conv.add_parser(
         "check", help="check a dataset folder before training",
         description="Report corrupt files, missing partners, size mismatches, non-RGB modes and images "
-                    "repeated across train and test, and what the recipe will see. Exit code 1 when "
-                    "something would break training.")
+                    "repeated across train and test, each layout's common mistakes (aligned images that are "
+                    "not A|B pairs, trainA/ and trainB/ that are paired copies, an SR HR/ of small images, "
+                    "rain/norain pairs of the same image, masks that are not black and white), and what the "
+                    "recipe will see. Exit code 1 when something would break training (or, with --strict, "
+                    "on any warning).")
     q.add_argument("folder", metavar="DIR")
     q.add_argument("--layout", required=True, choices=list(LAYOUTS),
                    help="; ".join(f"{lay.name} ({'/'.join(lay.recipes)}): {lay.summary}" for lay in LAYOUTS.values()))
     q.add_argument("--workers", type=int, default=None, metavar="N", help="threads (default: one per CPU, at most 8)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q.add_argument("--strict", action="store_true", help="exit code 1 on warnings too, not only on errors")
     q.set_defaults(func=_check)
 
 
@@ -204,6 +208,7 @@ def _check(args: argparse.Namespace) -> int:
 
     from translate.errors import printable
 
-    report = check(args.folder, args.layout, workers=args.workers, progress=not args.quiet)
+    report = check(args.folder, args.layout, workers=args.workers, progress=not args.quiet,
+                   strict=args.strict)
     print("\n".join(printable(line) for line in report.lines()))
     return report.exit_code

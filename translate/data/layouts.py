@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 PREPROCESS = ("resize_and_crop", "crop", "resize", "none")
 
 __all__ = ["PREPROCESS", "Layout", "Found", "LAYOUTS", "layout", "image_files", "split_folders", "split_aligned",
-           "rain_pair_key", "sr_pair_key", "lr_folder", "match_pairs", "hole_mask", "image_hole", "read_mask"]
+           "rain_pair_key", "sr_pair_key", "lr_folder", "match_pairs", "hole_mask", "MASK_GREY_LIMIT",
+           "mask_grey_fraction", "image_hole", "read_mask"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,6 +89,25 @@ def hole_mask(mask: np.ndarray) -> np.ndarray:
         return mask
     peak = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(mask.dtype, 1.0)
     return mask.astype(np.float32) > 0.5 * peak
+
+
+#: The share of a mask's pixels that may be grey (:func:`mask_grey_fraction`) before `translate convert
+#: check` calls it not black and white: JPEG-saved or antialiased binary masks stay well under it.
+MASK_GREY_LIMIT = 0.01
+
+
+def mask_grey_fraction(mask: np.ndarray) -> float:
+    """The share of pixels of a (H, W) or (H, W, C) uint8 / uint16 mask that are grey, i.e. more
+    than 1/8 of the range away from both black and white: where :func:`hole_mask`'s threshold at
+    the middle grey, not the mask's author, decides hole or not. 0.0 for a black-and-white mask."""
+    import numpy as np
+
+    mask = np.asarray(mask)
+    if mask.dtype == bool or mask.size == 0:
+        return 0.0
+    peak = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(mask.dtype, 1.0)
+    luma = mask.astype(np.float32).mean(axis=2) if mask.ndim == 3 else mask.astype(np.float32)
+    return float(np.mean((luma > peak / 8) & (luma < peak * 7 / 8)))
 
 
 def image_hole(image: Image) -> np.ndarray:
@@ -212,7 +232,9 @@ class Layout:
       (H, W)``; ``partner_noun`` and ``naming`` word the message about a missing partner.
     - ``side_by_side``: each file is an A|B pair (:func:`split_aligned`); ``mask_roles``: folders
       of hole masks (:func:`read_mask`); ``small_images``: what training does with small images
-      (said next to the shortest side `convert check` finds).
+      (said next to the shortest side `convert check` finds); ``small_side``: the side in px under
+      which the recipe, with its defaults, leaves a training image out (0: none); `convert check`
+      warns when most training images are under it.
     """
 
     name: str
@@ -231,6 +253,7 @@ class Layout:
     mask_roles: tuple[str, ...] = ()
     writes: str = "this layout"
     small_images: str = ""
+    small_side: int = 0
 
     @property
     def training_roles(self) -> tuple[str, ...]:
@@ -327,7 +350,8 @@ SR = Layout(
     "sr", ("srgan",), ("sr",),
     "HR images in HR/ (or the folder itself); LR_x<N>/ is optional: the recipe makes LR images from HR",
     folders=("HR",), own_images="HR", optional_pattern=r"LR_x\d+", pair_key=sr_pair_key,
-    partner_size=_sr_partner_size, small_images="images with a side under --patch-size are left out")
+    partner_size=_sr_partner_size, small_images="images with a side under --patch-size are left out",
+    small_side=96)  # the srgan recipe's default --patch-size (tests/data/test_convert_check.py holds them equal)
 DERAIN = Layout(
     "derain", ("derain",), ("rain",),
     "rain/ (rainy inputs) and norain/ (clean targets), e.g. rain/rain-001.png <-> norain/norain-001.png, "

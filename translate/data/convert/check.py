@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 from tqdm import tqdm
 
 from translate.data.convert.folders import SPLITS, _existing_dir, _images_under, _read
 from translate.data.convert.outputs import ConvertOptions
-from translate.data.layouts import Found, Layout
+from translate.data.layouts import MASK_GREY_LIMIT, Found, Layout, mask_grey_fraction
 from translate.data.layouts import layout as find_layout
 from translate.errors import TranslateError
 from translate.imageio import to_uint
@@ -34,7 +33,7 @@ class _Scan:
     error: str | None = None
     modes: tuple[str, ...] = ()
     digest: str | None = None
-    binary: bool = True
+    grey: float = 0.0  # of a mask: mask_grey_fraction
 
 
 def _png_is_palette(path: Path) -> bool:
@@ -43,7 +42,7 @@ def _png_is_palette(path: Path) -> bool:
     return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[25] == 3
 
 
-def _scan_file(path: Path) -> _Scan:
+def _scan_file(path: Path, mask: bool = False) -> _Scan:
     try:
         img = _read(path)
     except TranslateError as e:
@@ -59,8 +58,8 @@ def _scan_file(path: Path) -> _Scan:
         modes.append("16-bit")
     pixels = to_uint(img.rgb, img.bit_depth)
     digest = hashlib.sha1(str(pixels.shape).encode() + pixels.tobytes()).hexdigest()
-    binary = bool(np.all((pixels == 0) | (pixels == (65535 if img.bit_depth == 16 else 255))))
-    return _Scan(path, size=img.size, modes=tuple(modes), digest=digest, binary=binary)
+    grey = mask_grey_fraction(pixels) if mask else 0.0
+    return _Scan(path, size=img.size, modes=tuple(modes), digest=digest, grey=grey)
 
 
 @dataclass
@@ -69,13 +68,14 @@ class CheckReport:
 
     folder: Path
     layout: str
+    strict: bool = False
     facts: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.errors else 0
+        return 1 if self.errors or (self.strict and self.warnings) else 0
 
     def lines(self) -> list[str]:
         out = [f"check {self.folder} (layout {self.layout})"]
@@ -84,6 +84,8 @@ class CheckReport:
         out += [f"error: {e}" for e in self.errors]
         if self.errors:
             out.append(f"FAILED: {len(self.errors)} problem(s) would break training")
+        elif self.strict and self.warnings:
+            out.append(f"FAILED (--strict): {len(self.warnings)} warning(s)")
         else:
             recipes = "/".join(find_layout(self.layout).recipes)
             out.append(f"OK: the {recipes} recipe can read this folder ({len(self.warnings)} warning(s))")
@@ -115,7 +117,7 @@ def _role_label(found: Found, role: str) -> str:
 
 
 def check(folder: str | os.PathLike, layout: str, *, workers: int | None = None,
-          progress: bool = True) -> CheckReport:
+          progress: bool = True, strict: bool = False) -> CheckReport:
     """Check a dataset folder for the ``layout`` a recipe reads and say what the recipe will see.
 
     The folders, files and pairs are those :meth:`translate.data.layouts.Layout.find` gives the
@@ -124,11 +126,12 @@ def check(folder: str | os.PathLike, layout: str, *, workers: int | None = None,
     decoded. Errors (exit code 1): missing folders or partners, unreadable files, pairs whose
     sizes do not fit. Warnings: what training ignores or converts (non-RGB modes, images in
     subfolders, files without a partner the recipe does not need, images repeated across train
-    and val/test).
+    and val/test) and each layout's most common mistake (:func:`_check_layout`). ``strict``: the
+    report's exit code is 1 on warnings too.
     """
     root = _existing_dir(folder, "dataset folder")
     declared = find_layout(layout)
-    report = CheckReport(root, layout)
+    report = CheckReport(root, layout, strict=strict)
     found = declared.find(root)
     report.errors += found.errors
     report.warnings += found.warnings
@@ -146,8 +149,10 @@ def check(folder: str | os.PathLike, layout: str, *, workers: int | None = None,
 
     all_files = [p for paths in files.values() for p in paths]
     with ThreadPoolExecutor(max_workers=ConvertOptions(workers=workers).threads) as pool:
-        scans = dict(zip(all_files, tqdm(pool.map(_scan_file, all_files), total=len(all_files),
-                                         desc="convert check", unit="img", disable=not progress)))
+        masks = {p for role in declared.mask_roles for p in files.get(role, [])}
+        scans = dict(zip(all_files, tqdm(pool.map(lambda p: _scan_file(p, p in masks), all_files),
+                                         total=len(all_files), desc="convert check", unit="img",
+                                         disable=not progress)))
 
     def rel(p: Path) -> str:
         return p.relative_to(root).as_posix()
@@ -171,10 +176,13 @@ def check(folder: str | os.PathLike, layout: str, *, workers: int | None = None,
         if not paths and role not in declared.training_roles:
             report.warnings.append(f"{_role_label(found, role)} is empty")
         if role in declared.mask_roles:
-            bad_masks = [rel(s.path) for s in good if not s.binary]
+            bad_masks = [rel(s.path) for s in good if s.grey > MASK_GREY_LIMIT]
             if bad_masks:
-                report.warnings.append(f"{len(bad_masks)} mask(s) hold values other than 0 and 255 (white = hole "
-                                       f"above the middle grey): {_few(bad_masks)}")
+                report.warnings.append(
+                    f"{len(bad_masks)} mask(s) are not black and white (more than {MASK_GREY_LIMIT:.0%} of their "
+                    f"pixels grey): {_few(bad_masks)}; the recipe makes a hole wherever a mask is lighter than the "
+                    f"middle grey, so their grey areas become arbitrary holes; save masks as pure black (kept) and "
+                    f"white (hole), e.g. with `translate convert masks`")
 
     training = [scans[p] for p in found.training_files() if scans[p].size]
     if declared.side_by_side:
@@ -195,6 +203,7 @@ def check(folder: str | os.PathLike, layout: str, *, workers: int | None = None,
         report.facts.append(_training_images(declared, training))
 
     _check_duplicates(found, scans, rel, report)
+    _check_layout(declared, found, scans, rel, report)
     return report
 
 
@@ -246,3 +255,108 @@ def _check_duplicates(found: Found, scans: dict[Path, _Scan], rel: Callable[[Pat
             twin = train.get(scans[p].digest)
             if twin is not None and twin != p:
                 report.warnings.append(f"{rel(p)} has the same pixels as training image {rel(twin)}")
+
+
+# --------------------------------------------------------------------------------------------
+# Each layout's most common mistake: a folder the recipe reads without complaint, but not as meant
+
+#: An A|B pair of square images is twice as wide as high (every pix2pix data set, and `convert
+#: combine` of square images); an ordinary photo is at most ~1.78:1 (16:9). Images narrower than
+#: this ratio are taken for single pictures, not pairs.
+_SIDE_BY_SIDE_RATIO = 1.9
+
+
+def _most(count: int, total: int) -> bool:
+    return total > 0 and 2 * count > total
+
+
+def _check_layout(declared: Layout, found: Found, scans: dict[Path, _Scan], rel: Callable[[Path], str],
+                  report: CheckReport) -> None:
+    """Warnings for each layout's most common mistake, which training itself would not notice."""
+    training = [scans[p] for p in found.training_files() if scans[p].size]
+    if declared.side_by_side:
+        _check_side_by_side(found, training, report)
+    if declared.small_side:
+        _check_small_images(declared, found, training, report)
+    if declared.pair_key is None and len(declared.folders) == 2:  # two unpaired domains (trainA/, trainB/)
+        _check_unpaired_copies(declared, found, scans, rel, report)
+    if declared.pair_key is not None and len(declared.folders) == 2:  # rain/ + norain/ pairs
+        _check_identical_pairs(declared, found, scans, rel, report)
+
+
+def _check_side_by_side(found: Found, training: list[_Scan], report: CheckReport) -> None:
+    """aligned: most training images are not A|B pairs (less than ~2:1 wide), e.g. plain photos
+    whose ``translate convert combine`` was forgotten: pix2pix would learn left half -> right half."""
+    narrow = [s for s in training if s.size[1] < _SIDE_BY_SIDE_RATIO * s.size[0]]  # type: ignore[index]
+    if not _most(len(narrow), len(training)):
+        return
+    h, w = collections.Counter(s.size for s in narrow).most_common(1)[0][0]  # type: ignore[misc]
+    folder = _role_label(found, next(r for r in found.layout.training_roles if r in found.folders))
+    report.warnings.append(
+        f"{len(narrow)} of {len(training)} training images in {folder} are not side-by-side A|B pairs: they are "
+        f"less than {_SIDE_BY_SIDE_RATIO:g} times as wide as high (e.g. {w}x{h}; an A|B pair of square images is "
+        f"twice as wide as high), so the recipe would learn their left half -> right half ({w // 2}x{h} each); "
+        f"to pair two folders of images, run `translate convert combine A_DIR B_DIR OUT` and check OUT")
+
+
+def _check_small_images(declared: Layout, found: Found, training: list[_Scan], report: CheckReport) -> None:
+    """sr: most HR images are already small (a side under :attr:`Layout.small_side`, the recipe's
+    default crop), e.g. LR images or thumbnails given as HR: the recipe leaves them out."""
+    small = [s for s in training if min(s.size) < declared.small_side]  # type: ignore[arg-type]
+    if not _most(len(small), len(training)):
+        return
+    role = declared.training_roles[0]
+    shortest = min(min(s.size) for s in small)  # type: ignore[arg-type]
+    report.warnings.append(
+        f"{len(small)} of {len(training)} {_role_label(found, role)} images are smaller than "
+        f"{declared.small_side} px on a side (the {'/'.join(declared.recipes)} recipe's default --patch-size), so "
+        f"with the defaults training leaves them out; {role} should hold high-resolution originals (the recipe "
+        f"makes the LR images from them), not already-downscaled or LR images; for small images on purpose, "
+        f"train with --patch-size at most {shortest}")
+
+
+def _check_unpaired_copies(declared: Layout, found: Found, scans: dict[Path, _Scan],
+                           rel: Callable[[Path], str], report: CheckReport) -> None:
+    """unaligned: trainA/ and trainB/ that are one-to-one pairs (same file names, or the same sizes
+    in the same order), or that share images: CycleGAN wants two different sets of images."""
+    role_a, role_b = declared.folders
+    a_files, b_files = found.files.get(role_a, []), found.files.get(role_b, [])
+    if not a_files or not b_files:
+        return
+    a_label, b_label = _role_label(found, role_a), _role_label(found, role_b)
+    why = []
+    stems_a, stems_b = sorted(p.stem for p in a_files), sorted(p.stem for p in b_files)
+    if len(a_files) >= 2 and stems_a == stems_b and not all(s.isdigit() for s in stems_a):  # 1.png, 2.png: no sign
+        why.append(f"the same {len(a_files)} file names")
+    sizes_a, sizes_b = [scans[p].size for p in a_files], [scans[p].size for p in b_files]
+    if sizes_a == sizes_b and None not in sizes_a and len(set(sizes_a)) >= 3:  # several sizes, in the same order
+        why.append(f"the same {len(set(sizes_a))} image sizes in the same order")
+    if why:
+        report.warnings.append(
+            f"{a_label} and {b_label} look like paired data ({' and '.join(why)}): the "
+            f"{'/'.join(declared.recipes)} recipe treats them as two unrelated sets; if each A image has its B "
+            f"partner, pix2pix may fit better (`translate convert combine {role_a} {role_b} OUT`, then "
+            f"--layout aligned); if not, {b_label} should hold the other kind of images")
+    in_b = {scans[p].digest: p for p in b_files if scans[p].digest}
+    same = [(p, in_b[scans[p].digest]) for p in a_files if scans[p].digest in in_b]
+    if same:
+        a, b = same[0]
+        report.warnings.append(
+            f"{len(same)} of {len(a_files)} {a_label} images have the same pixels as a {b_label} image (first: "
+            f"{rel(a)} = {rel(b)}): the two folders should hold different kinds of images (e.g. horses and "
+            f"zebras); was one folder copied into both?")
+
+
+def _check_identical_pairs(declared: Layout, found: Found, scans: dict[Path, _Scan],
+                           rel: Callable[[Path], str], report: CheckReport) -> None:
+    """derain: pairs whose input and target are the same pixels (one folder copied into both):
+    the recipe would learn to change nothing. Files that do not pair up are :meth:`Layout.find`'s."""
+    first, second = declared.folders
+    pairs = found.pairs.get(second, [])
+    same = [(a, b) for a, b in pairs if scans[a].digest and scans[a].digest == scans[b].digest]
+    if same:
+        a, b = same[0]
+        report.warnings.append(
+            f"{len(same)} of {len(pairs)} {first}/{second} pairs are the same image twice (first: {rel(a)} = "
+            f"{rel(b)}): the recipe would learn to change nothing; {first}/ should hold the degraded inputs and "
+            f"{second}/ their clean targets (`translate convert rain CLEAN_DIR OUT` makes rainy inputs)")
