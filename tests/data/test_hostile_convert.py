@@ -109,6 +109,23 @@ def test_resume_does_not_replace_a_users_non_image_file(inputs, tmp_path, capsys
     assert (out / "trainA" / "0.png").read_text() == "my notes, misnamed" and digests(inputs) == before
 
 
+@pytest.mark.parametrize("listed", [True, False])
+def test_resume_does_not_keep_a_users_image_at_an_output_name(inputs, tmp_path, capsys, listed):
+    # A different image of the user's at an output's name (the record lists another content, or
+    # does not list the name at all) is not "already done": resume refuses it, never counts it.
+    out = tmp_path / "out"
+    if listed:
+        assert convert(SUBCOMMANDS["unpaired"](inputs, out), capsys)[0] == 0
+    else:
+        (out / "trainA").mkdir(parents=True)
+    target = out / "trainA" / "0.png"
+    write_png(target, random_image(16, 16, seed=97))  # decodes, but not what the command wrote
+    before = digests(inputs, target)
+    code, err = convert([*SUBCOMMANDS["unpaired"](inputs, out), "--resume"], capsys)
+    assert_one_error(code, err, str(target), "not written by translate convert")
+    assert digests(inputs, target) == before
+
+
 def test_a_foreign_record_file_is_refused(inputs, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

@@ -17,6 +17,7 @@ from translate.run.pipeline import Translator
 from translate.run.runtime import Session
 
 from tests.helpers import random_image, save_official_generator, write_png
+from tests.hostile_helpers import assert_one_error, write_identity_onnx
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +121,18 @@ def test_files_that_are_not_translate_models(model, tmp_path):
         Session(tmp_path / "missing.onnx")
     with pytest.raises(TranslateError, match="unknown device"):
         Session(path, device="gpu")
+
+
+def test_a_dynamic_channel_dimension_is_one_line_naming_the_file(tmp_path, capsys):
+    path = write_identity_onnx(tmp_path / "dynamic_c.onnx")
+    proto = onnx.load(str(path))
+    for value in (*proto.graph.input, *proto.graph.output):
+        value.type.tensor_type.shape.dim[1].dim_param = "C"  # [N, C, H, W], C symbolic
+    onnx.save(proto, str(path))
+    src = write_png(tmp_path / "img.png", random_image(16, 16))
+    code = main(["run", str(path), str(src), "-o", str(tmp_path / "out.png"), "--device", "cpu"])
+    assert_one_error(code, capsys.readouterr().err, 2, str(path), "fixed channel count")
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_cuda_is_never_a_silent_fallback(model, capfd):

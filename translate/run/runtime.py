@@ -210,9 +210,11 @@ class OrtBackend:
 
     ``io_binding`` (default: on when the session runs on CUDA) binds the inputs and a reused
     output buffer on the session's device instead of letting ``run`` allocate per call.
+    ``source`` (the model's file) is named in the error for a model it cannot run.
     """
 
-    def __init__(self, session: onnxruntime.InferenceSession, io_binding: bool | None = None):
+    def __init__(self, session: onnxruntime.InferenceSession, io_binding: bool | None = None,
+                 source: str | os.PathLike | None = None):
         self.session = session
         on_gpu = session.get_providers()[0] in (CUDA, TENSORRT)
         self.io_binding = on_gpu if io_binding is None else bool(io_binding)
@@ -221,8 +223,11 @@ class OrtBackend:
         inputs = session.get_inputs()
         self.input_names = [i.name for i in inputs]
         self.input_channels = [i.shape[1] for i in inputs]
-        if not all(isinstance(c, int) for c in self.input_channels):
-            raise TranslateError("ONNX model inputs must have a fixed channel count (NCHW); export it with `translate export`")
+        dynamic = next((i for i, c in zip(inputs, self.input_channels) if not isinstance(c, int)), None)
+        if dynamic is not None:
+            raise TranslateError(f"{source or 'the ONNX model'}: its inputs must have a fixed channel count "
+                                 f"(NCHW), input '{dynamic.name}' has {dynamic.shape[1]!r}; export it with "
+                                 f"`translate export`")
         batch = inputs[0].shape[0]
         self.fixed_batch = batch if isinstance(batch, int) else None
         self.output_name = session.get_outputs()[0].name
@@ -305,7 +310,7 @@ class Session(Translator):
             used = "tensorrt"
         if device in OTHER_PROVIDERS:
             used = device
-        super().__init__(OrtBackend(session, io_binding), card, device=used, model_file=self.path)
+        super().__init__(OrtBackend(session, io_binding, source=self.path), card, device=used, model_file=self.path)
 
     def _open_auto(self, model: str, threads: int | None) -> onnxruntime.InferenceSession:
         if CUDA not in onnxruntime.get_available_providers():

@@ -5,7 +5,7 @@ No torch here (numpy + OpenCV + tqdm). Every command follows the same rules:
 - the inputs are only read: nothing is written inside an input folder, and the output folder may
   not contain an input or lie inside one;
 - a non-empty output folder is refused unless ``overwrite`` (replace the files this conversion
-  writes, leave others alone) or ``resume`` (keep outputs that already exist and decode, make
+  writes, leave others alone) or ``resume`` (keep outputs it already wrote, unchanged since, make
   the rest: an interrupted run is completed by running it again with ``resume``); the files a
   conversion wrote are listed with their size and SHA-256 in ``OUT/.translate-convert.json``, and
   an existing file is only ever replaced when it is listed there unchanged (never a file the user

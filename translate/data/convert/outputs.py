@@ -2,7 +2,7 @@
 ``overwrite`` / ``resume``), :class:`ConvertReport` (counts, skipped inputs, exit code), the record
 of the files conversions wrote into an output folder (``OUT/.translate-convert.json``,
 :class:`_Record`), the writer that keeps to it (:class:`_Outputs`: atomic writes, ``resume``
-keeping outputs that decode, an existing file replaced only when the record owns it), which write
+keeping the outputs the record lists unchanged, an existing file replaced only when the record owns it), which write
 errors skip one input and which stop the run, and the range check of every numeric option
 (:func:`_check_numbers`). Torch-free: numpy, OpenCV and the ground floor only.
 """
@@ -169,13 +169,16 @@ class _Record:
         or damaged (no longer decoding: nothing of the user's can be lost by replacing it)."""
         if not os.path.lexists(path):
             return
-        entry = self.files.get(path.relative_to(self.out).as_posix())
-        ours = entry is not None and not path.is_symlink() and path.is_file() and (
-            (path.stat().st_size == entry.get("size") and _sha256_file(path) == entry.get("sha256"))
-            or not _decodes(path))
-        if not ours:
+        listed = path.relative_to(self.out).as_posix() in self.files
+        if not (self.unchanged(path) or (listed and not path.is_symlink() and path.is_file() and not _decodes(path))):
             raise _OutputError(f"{path} was not written by translate convert (or was changed since); it is left "
                                f"alone: move it away or choose another output folder")
+
+    def unchanged(self, path: Path) -> bool:
+        """Whether ``path`` is a regular file this record lists with its current size and SHA-256."""
+        entry = self.files.get(path.relative_to(self.out).as_posix())
+        return (entry is not None and not path.is_symlink() and path.is_file()
+                and path.stat().st_size == entry.get("size") and _sha256_file(path) == entry.get("sha256"))
 
     def add(self, path: Path, data: bytes) -> None:
         """List ``path`` as written with ``data``."""
@@ -224,11 +227,19 @@ class _Outputs:
         self.kept = 0
 
     def done(self, paths: Iterable[Path]) -> bool:
+        """With ``resume``: True (all kept) when every one of ``paths`` is listed in the record
+        unchanged. A file there that is not (the user's, or edited since) is refused by
+        :meth:`_Record.claim`, never counted as done; a listed one that no longer decodes is redone."""
+        if not self.options.resume:
+            return False
         paths = list(paths)
-        if self.options.resume and all(_decodes(p) for p in paths):
-            self.kept += len(paths)
-            return True
-        return False
+        missing = [p for p in paths if not self.record.unchanged(p)]
+        for p in missing:
+            self.record.claim(p)
+        if missing:
+            return False
+        self.kept += len(paths)
+        return True
 
     def image(self, path: Path, rgb: np.ndarray, bit_depth: int = 8) -> None:
         """Write (H, W, 3) float RGB in [0, 1] (or (H, W) gray uint8, for masks) to ``path``."""

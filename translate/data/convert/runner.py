@@ -31,7 +31,7 @@ class _Task:
     """One unit of work: ``run`` makes the files for one input (or pair).
 
     ``outputs`` are the files it will write when known up front (skipped as a whole by
-    ``resume`` when they all decode); ``claims`` are the paths no other task may write.
+    ``resume`` when the record lists them all unchanged); ``claims`` are the paths no other task may write.
     """
 
     source: str
