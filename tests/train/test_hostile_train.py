@@ -241,6 +241,21 @@ def test_images_too_small_for_the_networks_name_the_file(tmp_path, capsys):
     assert_one_error(code, err, 2, "0.png", "too small for the networks")
 
 
+def test_1x1_images_too_small_for_instance_norm_name_the_file(tmp_path, capsys):
+    # instance norm's own error ("Expected more than 1 spatial element") is the same case
+    data = tmp_path / "tiny"
+    for folder in ("trainA", "trainB"):
+        (data / folder).mkdir(parents=True)
+        for i in range(2):
+            write_png(data / folder / f"{i}.png", random_image(1, 1, seed=i))
+    before = digests(data)
+    code, err = translate(["train", "cyclegan", "--data", str(data), "--out", str(tmp_path / "run"), "--ngf", "4",
+                           "--ndf", "4", "--workers", "0", "--device", "cpu", "--preprocess", "none",
+                           "--max-iters", "1"], capsys)
+    assert_one_error(code, err, 2, ".png", "too small for the networks", "--preprocess")
+    assert digests(data) == before
+
+
 # ------------------------------------------------------------------------------ failing writes
 
 def test_write_failures_are_one_line(trained_run, tmp_path, capsys):
@@ -270,6 +285,23 @@ def test_disk_full_during_the_checkpoint_save_keeps_nothing_half_written(data, t
                           capsys)
     assert_one_error(code, err, 2, str(run / "checkpoints" / "latest.pt"), "disk is full")
     assert not list((run / "checkpoints").iterdir()), "no temp file or torn checkpoint is left"
+
+
+def test_torch_zip_writer_failing_mid_save_is_a_full_disk_line(trained_run, tmp_path, monkeypatch, capsys):
+    # torch's zip writer reports the disk filling mid-write as a RuntimeError, not an OSError
+    data, run = trained_run
+    run = copy_run(run, tmp_path / "run")
+    latest = run / "checkpoints" / "latest.pt"
+
+    def fills_up(obj, f, *args, **kwargs):
+        f.write(b"PK\x03\x04 the first bytes of the zip")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1530560 vs 1530456")
+
+    monkeypatch.setattr("translate.train.trainer.torch.save", fills_up)
+    before = digests(run / "checkpoints")
+    code, err = translate(["train", "pix2pix", "--resume", str(run), "--max-iters", "2"], capsys)
+    assert_one_error(code, err, 2, str(latest), "No space left on device", "disk is full", "--resume")
+    assert digests(run / "checkpoints") == before, "latest.pt unchanged, no temp file left"
 
 
 # ------------------------------------------------------------------------- kills and signals

@@ -13,10 +13,11 @@ import torch
 
 from translate.cli import main
 from translate.errors import TranslateError
+from translate.train import trainer as trainer_module
 from translate.train.checkpoints import rng_state, set_rng_state
 from translate.train.recipes import get_recipe
 from translate.train.recipes.pix2pix import Pix2Pix
-from translate.train.runlog import read_log
+from translate.train.runlog import Window, eta_seconds, format_duration, progress_line, read_log
 from translate.train.trainer import Trainer, epoch_order, train
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -196,3 +197,57 @@ def test_precise_bn_checkpoints_keep_exact_resume(tmp_path):
     assert d_counts and all(n > 2 for n in d_counts)  # D keeps its moving average
     with pytest.raises(TranslateError, match="--precise-bn"):
         train("pix2pix", options("pix2pix", tmp_path / "sync", max_iters=1, precise_bn=1, sync_bn=True))
+
+
+# -- what a run prints: mean seconds per iteration, ETA, lines without a terminal, epochs
+
+
+def test_progress_line_shows_the_mean_and_the_eta():
+    start = Window(iteration=0, time=100.0)
+    now = 100.0 + 1 + 3 + 2  # three iterations of 1, 3 and 2 seconds
+    mean = start.mean(3, now)
+    assert mean == 2.0 and eta_seconds(mean, 3, 10) == 14.0  # 2 s/it x 7 iterations left
+    record = {"iteration": 3, "epoch": 1, "time": 3.0, "lr_G": 2e-4, "G_L1": 12.5}
+    assert progress_line(record, 10, mean) == "iteration=3/10 epoch=1 s/it=2 eta=0:00:14 lr_G=0.0002 G_L1=12.5"
+    assert progress_line(record) == "iteration=3 epoch=1 time=3 lr_G=0.0002 G_L1=12.5"  # the record as logged
+    assert format_duration(2 * 86400 + 3725.4) == "49:02:05" and Window(5, 1.0).mean(5, 9.0) == 0.0
+
+
+def _cli(recipe: str, opts: dict) -> list[str]:
+    return ["train", recipe] + [f"--{k.replace('_', '-')}={v}" for k, v in opts.items()]
+
+
+def test_lines_without_a_terminal_mean_eta_and_rate_limit(tmp_path, monkeypatch, capsys):
+    # a fake clock: iterations of 1, 3, 2, 4, 4, 4 seconds (one reading per iteration, one at the
+    # start and one for the last line); stderr is pytest's capture, not a terminal
+    readings = iter([0.0, 1.0, 4.0, 6.0, 10.0, 14.0, 18.0, 18.0])
+    monkeypatch.setattr(trainer_module, "clock", lambda: next(readings))
+    run = tmp_path / "run"
+    opts = options("pix2pix", run, max_iters=6, print_every=3, sample_every=100, save_every=100)
+    assert main(_cli("pix2pix", opts)) == 0
+    out, err = capsys.readouterr()
+    lines = [line for line in out.splitlines() if line.startswith("iteration=")]
+    # the first line after the first iteration, then at most one per PRINT_SECONDS (10 s): at
+    # iteration 5 (14 s, 13 s after the first), and the last one where the run ended
+    assert [line.split()[:4] for line in lines] == [
+        ["iteration=1/6", "epoch=0", "s/it=1", "eta=0:00:05"],
+        ["iteration=5/6", "epoch=2", "s/it=3.25", "eta=0:00:03"],  # (14 - 1) / 4 iterations, x 1 left
+        ["iteration=6/6", "epoch=3", "s/it=4", "eta=0:00:00"]]
+    assert "\r" not in out + err and "iteration=" not in err  # no bar redraws; stderr: warnings, errors
+    # losses.jsonl's time: the mean since the previous record (1, 3, 2 -> 2; 4, 4, 4 -> 4)
+    records = read_log(run / "losses.jsonl")
+    assert [(r["iteration"], r["time"], r["epoch"]) for r in records] == [(3, 2.0, 1), (6, 4.0, 3)]
+    # one epoch count (the checkpoint's: full epochs done) in the log, the line, the summary
+    assert checkpoint(run)["epoch"] == 3 and "(3 full epochs)" in out
+
+
+def test_first_line_without_a_terminal_and_one_full_epoch(tmp_path, capsys):
+    # the real clock; --print-every larger than the run: a line still comes after iteration 1
+    run = tmp_path / "run"
+    opts = options("pix2pix", run, max_iters=3, print_every=100, sample_every=100, save_every=100)
+    assert main(_cli("pix2pix", opts)) == 0
+    out, err = capsys.readouterr()
+    lines = [line for line in out.splitlines() if line.startswith("iteration=")]
+    assert lines[0].startswith("iteration=1/3 epoch=0 s/it=") and " eta=" in lines[0]
+    assert lines[-1].startswith("iteration=3/3 epoch=1 ")  # 2 iterations per epoch
+    assert checkpoint(run)["epoch"] == 1 and "to iteration 3 (1 full epoch);" in out

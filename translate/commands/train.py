@@ -107,7 +107,8 @@ def handle(args: argparse.Namespace) -> int:
         raise TranslateError(f"translate train {args.recipe}: --out RUN_DIR is required (or --resume RUN_DIR)")
     result = train(args.recipe, options, resume=ns.resume)
     losses = " ".join(f"{k}={v:.4g}" for k, v in result.losses.items())
-    print(f"trained {args.recipe} to iteration {result.iteration} ({result.epoch} full epochs); "
+    epochs = f"{result.epoch} full epoch{'' if result.epoch == 1 else 's'}"  # the checkpoint's count
+    print(f"trained {args.recipe} to iteration {result.iteration} ({epochs}); "
           f"checkpoint {result.checkpoint}" + (f"; losses {losses}" if losses else ""))
     return 0
 

@@ -22,7 +22,8 @@ from translate.errors import TranslateError
 
 #: What PyTorch says when an input is smaller than a network's kernels, paddings or norms allow.
 _TOO_SMALL = ("Kernel size can't be greater than actual input size", "Padding size should be less than",
-              "Expected more than 1 value per channel", "Output size is too small", "smaller than kernel size")
+              "Expected more than 1 value per channel", "Expected more than 1 spatial element",  # batch, instance norm
+              "Output size is too small", "smaller than kernel size")
 
 
 @contextlib.contextmanager

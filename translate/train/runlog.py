@@ -1,12 +1,15 @@
 """What a training run writes down as it goes: the loss log, image sheets and the progress line.
 
 ``RUN_DIR/losses.jsonl`` holds one JSON object per ``--print-every`` iterations (iteration,
-epoch, seconds per iteration, learning rates, losses; also validation scores and training-health
-warnings); it is only ever appended to, flushed and fsynced, and on resume trimmed back to the
+``epoch``: the full epochs done, as the checkpoint counts them; ``time``: the mean seconds per
+iteration since the previous record; learning rates, losses; also validation scores and
+training-health warnings); it is only ever appended to, flushed and fsynced, and on resume trimmed back to the
 checkpoint's iteration, so each iteration is logged once. :func:`read_log` reads it back
 (:mod:`translate.train.monitor` draws ``losses.png`` and ``index.html`` from it). Image sheets
 (``samples/iter_*.png``) tile the recipe's sample columns with :func:`make_sheet`;
-:func:`progress_line` is the log record as printed when stderr is no terminal (no progress bar).
+:func:`progress_line` is the line printed when stderr is no terminal (no progress bar): a first
+one after the first iteration, then at most one every :data:`PRINT_SECONDS`, each with the mean
+seconds per iteration since the previous line (a :class:`Window`) and the ETA it gives.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -22,6 +25,7 @@ import torch
 from translate.fileio import WriteError, atomic_write_text
 
 SHEET_ROWS = 4  # batch items shown per sample sheet
+PRINT_SECONDS = 10.0  # at most one progress line this often when stderr is no terminal
 
 
 def tensor_to_rgb(t: torch.Tensor) -> np.ndarray:
@@ -75,6 +79,49 @@ def append_record(path: Path, record: dict[str, Any]) -> None:
         raise WriteError(path, e) from None
 
 
-def progress_line(record: dict[str, Any]) -> str:
-    """A log record as one ``key=value`` line (printed instead of the progress bar)."""
-    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
+class Window(NamedTuple):
+    """The start of a timing window: an iteration count and the clock's reading then."""
+
+    iteration: int
+    time: float
+
+    def mean(self, iteration: int, now: float) -> float:
+        """Mean seconds per iteration from the window's start to ``iteration`` at ``now`` (0 if none)."""
+        # A plain mean over the window, not an exponential one: the number is exactly "wall time /
+        # iterations" since the previous line, time spent on sheets and checkpoints included, and
+        # the first iteration's warm-up (cuDNN autotuning, --compile) only weighs on the first line.
+        done = iteration - self.iteration
+        return (now - self.time) / done if done > 0 else 0.0
+
+
+def format_duration(seconds: float) -> str:
+    """``H:MM:SS`` (hours not wrapped at a day), rounded to the second."""
+    s = max(0, round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def eta_seconds(seconds_per_iter: float, iteration: int, total: int) -> float:
+    """Seconds left: the mean seconds per iteration times the iterations left."""
+    return seconds_per_iter * max(total - iteration, 0)
+
+
+def progress_line(record: dict[str, Any], total: int | None = None, seconds_per_iter: float | None = None) -> str:
+    """A log record as one ``key=value`` line (printed instead of the progress bar).
+
+    With ``total`` the iteration reads ``iteration=I/TOTAL``; with ``seconds_per_iter`` (a mean)
+    and ``total`` the record's ``time`` gives way to ``s/it=MEAN eta=H:MM:SS`` (MEAN times the
+    iterations left), e.g. ``iteration=120/1000 epoch=2 s/it=2.27 eta=0:33:18 lr_G=0.0002 G_L1=12.3``.
+    """
+    def fmt(k: str, v: Any) -> str:
+        return f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+
+    parts = []
+    for k, v in record.items():
+        if k == "iteration" and total is not None:
+            parts.append(f"iteration={v}/{total}")
+        elif k == "time" and seconds_per_iter is not None and total is not None:
+            eta = eta_seconds(seconds_per_iter, int(record.get("iteration", 0)), total)
+            parts.append(f"s/it={seconds_per_iter:.3g} eta={format_duration(eta)}")
+        else:
+            parts.append(fmt(k, v))
+    return " ".join(parts)

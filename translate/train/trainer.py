@@ -18,6 +18,7 @@ are not all deterministic). A mid-epoch resume skips the done batches without de
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import random
 import sys
@@ -47,7 +48,8 @@ from translate.train.failures import WorkerDied, check_finite, out_of_memory, to
 from translate.train.health import Finding, HealthMonitor
 from translate.train.monitor import Monitor
 from translate.train.recipes import Recipe, get_recipe
-from translate.train.runlog import append_record, make_sheet, progress_line, read_log, trim_log
+from translate.train.runlog import (PRINT_SECONDS, Window, append_record, make_sheet, progress_line, read_log,
+                                    trim_log)
 
 
 # ---------------------------------------------------------------------------- small helpers
@@ -57,6 +59,10 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+#: The clock of the progress line and of losses.jsonl's ``time`` (a test replaces it with a fake one).
+clock = time.perf_counter
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -157,6 +163,14 @@ class Trainer:
         planned = self.total_epochs * self.iters_per_epoch
         return min(planned, self.config.max_iters) if self.config.max_iters else planned
 
+    @property
+    def epochs_done(self) -> int:
+        """Full epochs done, as the checkpoint counts them (``epoch``): the bar, losses.jsonl, the
+        progress line and the summary all use this one number."""
+        # Inside _step between the iteration and the end-of-epoch bookkeeping an epoch may be
+        # complete while self.epoch still names it.
+        return self.epoch + (self.epoch_iteration >= self.iters_per_epoch)
+
     def checkpoint(self) -> dict[str, Any]:
         """The checkpoint dict (format ``translate-checkpoint`` version 1)."""
         ckpt = {
@@ -179,7 +193,12 @@ class Trainer:
         """Write the checkpoint (plus the top-level entries ``extra``) atomically to ``checkpoints/<name>``."""
         path = self.ckpt_dir / name
         with atomic_writer(path) as f:
-            torch.save({**self.checkpoint(), **(extra or {})}, f)
+            try:
+                torch.save({**self.checkpoint(), **(extra or {})}, f)
+            except RuntimeError as e:  # how torch's zip writer reports a failed write (the disk filling)
+                if "inline_container" not in str(e):
+                    raise
+                raise WriteError(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
             pause_inside_save()  # test hook: lets a test kill -9 between write and rename
         return path
 
@@ -205,11 +224,25 @@ class Trainer:
 
     # -- logging -------------------------------------------------------------------------
 
+    def _record(self, losses: dict[str, float], seconds_per_iter: float) -> dict[str, Any]:
+        return {"iteration": self.iteration, "epoch": self.epochs_done, "time": round(seconds_per_iter, 4),
+                **{f"lr_{k}": v for k, v in self.recipe.learning_rates().items()}, **losses}
+
     def _log(self, losses: dict[str, float], seconds_per_iter: float) -> dict[str, Any]:
-        record = {"iteration": self.iteration, "epoch": self.epoch + 1, "time": round(seconds_per_iter, 4),
-                  **{f"lr_{k}": v for k, v in self.recipe.learning_rates().items()}, **losses}
+        record = self._record(losses, seconds_per_iter)
         append_record(self.log_path, record)
         return record
+
+    def _describe_bar(self) -> None:
+        self._bar.set_description(f"{self.recipe.name} {self.epochs_done}/{self.total_epochs} epochs")
+
+    def _print_line(self, now: float) -> None:
+        """Print the progress line (stderr no terminal, so no progress bar): the mean seconds per
+        iteration since the previous line and the ETA it gives. On stdout, beside the summary:
+        stderr holds warnings and errors only, so a run that fails says so in one line there."""
+        mean = self._line_window.mean(self.iteration, now)
+        print(progress_line(self._record(self.losses, mean), self.total_iters, mean), flush=True)
+        self._line_window = Window(self.iteration, now)
 
     def _health_warning(self, finding: Finding) -> None:
         """Report a training-health finding: stderr, losses.jsonl and index.html."""
@@ -249,11 +282,16 @@ class Trainer:
                          disable=None if self.is_main else True)  # None: off when stderr is no terminal
         self._last_saved = self._last_sampled = self.iteration if self.iteration else -1
         batch: dict[str, Any] | None = None
-        self._tick = time.perf_counter()
+        # Timing windows: losses.jsonl's ``time`` is the mean since the previous record; the
+        # progress line's (stderr no terminal) the mean since the previous line.
+        self._log_window = self._line_window = Window(self.iteration, clock())
+        self._lines = self.is_main and bool(self._bar.disable)
+        self._first_iteration = self.iteration + 1  # of this session (a resumed run starts past 1)
+        ended = None
         try:
             with StopSignals() as stop:
                 while self.iteration < total and self.epoch < self.total_epochs:
-                    self._bar.set_description(f"{self.recipe.name} epoch {self.epoch + 1}/{self.total_epochs}")
+                    self._describe_bar()
                     for batch in self.batches(self.epoch, self.epoch_iteration):
                         with too_small_for_the_nets(batch):
                             self._step(batch)
@@ -261,6 +299,7 @@ class Trainer:
                             break
                     if distributed.any_rank(stop.requested):
                         self._stop(stop.name or "SIGTERM")
+                ended = clock()
         except WorkerDied as e:
             self._stop(f"{e} (a data worker died; if memory is short, lower --workers)", exit_code=1)
         finally:
@@ -271,6 +310,9 @@ class Trainer:
             self._sheet(batch)
         if self.is_main and (self._last_saved != self.iteration or not path.exists()):
             path = self.save("latest.pt")
+        # the last line, where the run ended: after the final save, so a failed write is the only line
+        if self._lines and ended is not None and self._line_window.iteration != self.iteration:
+            self._print_line(ended)
         self.monitor.close(read_log(self.log_path))  # losses.png and the final index.html
         distributed.barrier()  # other ranks return once rank 0's checkpoint is written
         return TrainResult(self.run_dir, path, self.iteration, self.epoch, dict(self.losses))
@@ -289,15 +331,13 @@ class Trainer:
         if self.health is not None:
             for finding in self.health.step(self.iteration, losses, self.recipe, batch):
                 self._health_warning(finding)
-        now = time.perf_counter()
-        seconds, self._tick = now - self._tick, now
+        now = clock()
         self._bar.update(1)
         self._bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
         if self.iteration % cfg.print_every == 0 and self.is_main:
-            record = self._log(losses, seconds)
+            record = self._log(losses, self._log_window.mean(self.iteration, now))
+            self._log_window = Window(self.iteration, now)
             self.monitor.scalars(record)
-            if self._bar.disable:
-                print(progress_line(record), file=sys.stderr, flush=True)
         if self.iteration % cfg.sample_every == 0 and self.is_main:
             self._sheet(batch)
             self._last_sampled = self.iteration
@@ -306,6 +346,7 @@ class Trainer:
             self.recipe.end_epoch()
             self.epoch += 1
             self.epoch_iteration = 0
+            self._describe_bar()
         # checkpoints last, so they hold the state after this iteration's schedulers step
         if self.iteration % cfg.save_every == 0 and self.is_main:
             self.save("latest.pt")
@@ -314,6 +355,11 @@ class Trainer:
             self.save(f"epoch_{self.epoch}.pt")
         if cfg.val_every and self.iteration % cfg.val_every == 0 and self.is_main:
             self._validate()  # after the checkpoints' state: best.pt holds the same
+        # stderr no terminal: a first line after the first iteration, then one every PRINT_SECONDS;
+        # printed after the iteration's writes, so a write that fails is the run's only line
+        if self._lines and (self.iteration == self._first_iteration
+                            or now - self._line_window.time >= PRINT_SECONDS):
+            self._print_line(now)
 
     def _validate(self) -> dict[str, float]:
         """Score the validation set, log the scores and write ``best.pt`` when the PSNR improves."""
