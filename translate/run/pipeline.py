@@ -161,8 +161,7 @@ def tile_count(size: tuple[int, int], tile: int, tile_overlap: int, multiple: in
     along each side of the padded image, counted without building the lists (a side can be 2^30 px)."""
     height, width = (_padded_length(n, multiple, smallest) for n in size)
     tile_h, tile_w = _tile_shape(height, width, tile, multiple)
-    return (1 if height <= tile_h else len(range(0, height - tile_h, tile_h - tile_overlap)) + 1) * \
-        (1 if width <= tile_w else len(range(0, width - tile_w, tile_w - tile_overlap)) + 1)
+    return _count_starts(height, tile_h, tile_overlap) * _count_starts(width, tile_w, tile_overlap)
 
 
 def _tile_shape(height: int, width: int, tile: int, multiple: int) -> tuple[int, int]:
@@ -182,6 +181,11 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     if length <= tile:
         return [0]
     return list(range(0, length - tile, tile - overlap)) + [length - tile]
+
+
+def _count_starts(length: int, tile: int, overlap: int) -> int:
+    """``len(tile_starts(length, tile, overlap))`` without building the list."""
+    return 1 if length <= tile else len(range(0, length - tile, tile - overlap)) + 1
 
 
 def blend_window(size: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
