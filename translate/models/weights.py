@@ -92,7 +92,8 @@ def fetch(card: ModelCard, *, weights: str | os.PathLike | None = None, progress
     card (``card.file``) resolves against the folder of shipped models (:func:`shipped_path`). A
     cached file is checked against ``card.sha256``, or the checksum recorded when it was
     downloaded, without any network access. Otherwise ``card.url`` (http, https or file) is
-    downloaded with a progress bar on stderr (``progress=False`` hides it). Every failure raises :class:`TranslateError` saying what to do.
+    downloaded with a progress bar on stderr (``progress=False`` hides it). Every failure raises
+    :class:`TranslateError` saying what to do.
     """
     if weights is not None:
         path = Path(weights).expanduser()
