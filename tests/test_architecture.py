@@ -20,7 +20,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "translate"
 #: Modules every side imports (the CLI, the ONNX runtime, apps): they may not import torch at
 #: import time, directly or through another translate module.
 TORCH_FREE = ("translate", "translate.cli", "translate.nets.architectures", "translate.models.cards",
-              "translate.models.weights", "translate.run.holes", "translate.run.pipeline", "translate.run.runtime",
+              "translate.models.weights", "translate.run.budget", "translate.run.holes", "translate.run.pipeline",
+              "translate.run.runtime",
               "translate.run.video", "translate.run.video_av", "translate.run.video_reader",
               "translate.run.video_writer", "translate.train.config", "translate.train.recipes",
               "translate.data.layouts", "translate.data.convert")

@@ -111,6 +111,11 @@ class PixelLimitError(TranslateError):
     ``$OPENCV_IO_MAX_IMAGE_PIXELS``): too large, rather than unreadable."""
 
 
+class DecodeMemoryError(TranslateError):
+    """The decoder could not allocate the image: a user error about that file (too large for
+    this machine), which `translate serve` answers 503 like any other lack of memory."""
+
+
 def _decode(data: np.ndarray, flags: int, path: str | os.PathLike) -> np.ndarray | None:
     """cv2.imdecode with the libraries' stderr lines hidden and their exceptions as one-line
     :class:`TranslateError` about ``path``; None when OpenCV cannot decode the data."""
@@ -125,7 +130,7 @@ def _decode(data: np.ndarray, flags: int, path: str | os.PathLike) -> np.ndarray
                 f"bomb); if it really is that large, set {PIXEL_LIMIT_ENV} to its pixel count before starting "
                 f"translate (and use --tile)") from None
         if "Insufficient memory" in text or "Failed to allocate" in text:
-            raise TranslateError(f"{path}: not enough memory to decode it (its header claims a huge image)") from None
+            raise DecodeMemoryError(f"{path}: not enough memory to decode it (its header claims a huge image)") from None
         reason = text.strip().splitlines()[-1] if text.strip() else "decoder error"
         raise TranslateError(f"{path}: not a readable image (OpenCV: {reason[:200]})") from None
 
@@ -134,7 +139,8 @@ def _decode(data: np.ndarray, flags: int, path: str | os.PathLike) -> np.ndarray
 class Image:
     """A decoded image: ``rgb`` (H, W, 3) float32 in [0, 1], ``alpha`` (H, W) float32 or None.
 
-    ``gray`` says the file had one colour channel, ``bit_depth`` is 8 or 16 (the file's depth).
+    ``gray`` says the file had one colour channel (gray, or gray + alpha: then ``alpha`` is set;
+    ``rgb`` holds the gray plane three times either way), ``bit_depth`` is 8 or 16 (the file's depth).
     """
 
     rgb: np.ndarray
@@ -156,18 +162,27 @@ def read_image(path: str | os.PathLike) -> Image:
     than ``$OPENCV_IO_MAX_IMAGE_PIXELS``); the decoders' own stderr lines are hidden.
     """
     path = Path(path)
+    return decode_image(read_bytes(path), path)
+
+
+def read_bytes(path: str | os.PathLike) -> np.ndarray:
+    """The bytes of an image file, (N,) uint8, undecoded (for a size check before decoding); a
+    missing or unreadable file raises :class:`TranslateError` as :func:`read_image` does."""
+    path = Path(path)
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        return np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
         raise TranslateError(f"{path}: file not found") from None
     except (IsADirectoryError, PermissionError, OSError) as e:
         raise TranslateError(f"{path}: cannot read file ({e.strerror or e})") from None
     except ValueError as e:  # a NUL byte in a name handed to the Python API
         raise TranslateError(f"{path}: not a valid file name ({e})") from None
-    return decode_image(data, path)
 
 
-def declared_size(data: bytes, source: str | os.PathLike = "image") -> tuple[int, int] | None:
+_pillow_header_lock = threading.Lock()
+
+
+def declared_size(data: bytes | np.ndarray, source: str | os.PathLike = "image") -> tuple[int, int] | None:
     """The (height, width) an image file's header declares, read without decoding the pixels
     (Pillow parses the header only); None when Pillow is not installed or does not know the format.
 
@@ -181,16 +196,26 @@ def declared_size(data: bytes, source: str | os.PathLike = "image") -> tuple[int
         import warnings
 
         from PIL import Image as PILImage
+        from PIL import ImageFile
     except ImportError:
         return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-            with PILImage.open(io.BytesIO(data)) as header:
-                width, height = header.size
+        # A damaged ancillary PNG chunk (a tEXt with a bad CRC) makes Pillow give up on the header while
+        # libpng only warns and decodes: Pillow skips those CRCs when truncated images are allowed.
+        # That switch is global, so it is set under a lock and only for the header parse.
+        with _pillow_header_lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning and the plugins' own warnings
+            allowed, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, True
+            try:
+                with PILImage.open(io.BytesIO(data)) as header:
+                    width, height = header.size
+            finally:
+                ImageFile.LOAD_TRUNCATED_IMAGES = allowed
     except PILImage.DecompressionBombError:
         raise PixelLimitError(f"{source}: its header claims more than {2 * (PILImage.MAX_IMAGE_PIXELS or 0)} "
                               f"pixels (damaged, or a decompression bomb)") from None
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001 - not a format Pillow knows (or damaged): decode_image will say
         return None
     return height, width
@@ -221,11 +246,35 @@ def decode_image(data: bytes | np.ndarray, source: str | os.PathLike = "image") 
     alpha = None
     if raw is not None and raw.ndim == 3 and raw.shape[2] == 4:
         alpha = _orient_like(raw, color)[..., 3]
+        # OpenCV decodes gray + alpha as BGRA; only the file's own colour type tells it from RGBA
+        gray = bool((raw[..., 0] == raw[..., 1]).all() and (raw[..., 0] == raw[..., 2]).all()) and \
+            _stored_gray_alpha(data)
     scale = _depth_max(color)
     rgb = cv2.cvtColor(color, cv2.COLOR_BGR2RGB).astype(np.float32) / scale
     if alpha is not None:
         alpha = alpha.astype(np.float32) / _depth_max(alpha)
     return Image(rgb=rgb, alpha=alpha, gray=gray, bit_depth=16 if color.dtype == np.uint16 else 8)
+
+
+#: Pillow's modes of gray + alpha images (LA 8-bit; La premultiplied; 16-bit gray + alpha PNGs open as LA too).
+_GRAY_ALPHA_MODES = ("LA", "La")
+
+
+def _stored_gray_alpha(data: np.ndarray) -> bool:
+    """Whether image file bytes are stored as gray + alpha (e.g. a PNG of colour type 4), read
+    from the header by Pillow (no pixels decoded); False when Pillow cannot tell."""
+    try:
+        import io
+        import warnings
+
+        from PIL import Image as PILImage
+
+        with warnings.catch_warnings():  # a large image's DecompressionBombWarning: OpenCV decoded it already
+            warnings.simplefilter("ignore")
+            with PILImage.open(io.BytesIO(data.tobytes())) as header:
+                return header.mode in _GRAY_ALPHA_MODES
+    except Exception:  # noqa: BLE001 - no Pillow, or a format it does not know: treated as RGBA
+        return False
 
 
 def _depth_max(a: np.ndarray) -> float:
@@ -279,7 +328,9 @@ def encode_image(
     """Encode ``rgb`` (H, W, 3) float in [0, 1] or uint8, optional ``alpha`` (H, W), to bytes.
 
     ``ext`` is the file suffix (``.png``, ``.jpg`` ...). 16-bit is kept only for png / tiff;
-    alpha only where the format holds it (png, webp, tiff).
+    alpha only where the format holds it (png, webp, tiff). A gray ``rgb`` ((H, W) or (H, W, 1))
+    is written as a 1-channel image; with alpha, as gray + alpha in an 8-bit png (Pillow: OpenCV
+    writes no 2-channel images), else as RGBA with three equal colour channels.
     """
     ext = check_format(ext)
     if ext not in (".png", ".tif", ".tiff"):
@@ -288,8 +339,16 @@ def encode_image(
         rgb = rgb.astype(np.float32) / 255.0
     if alpha is not None and alpha.dtype == np.uint8:
         alpha = alpha.astype(np.float32) / 255.0
-    out = cv2.cvtColor(to_uint(rgb, bit_depth), cv2.COLOR_RGB2BGR)
-    if alpha is not None and ext in (".png", ".webp", ".tif", ".tiff"):
+    keeps_alpha = alpha is not None and ext in (".png", ".webp", ".tif", ".tiff")
+    gray = rgb.ndim == 2 or rgb.shape[2] == 1
+    if gray and keeps_alpha and ext == ".png" and bit_depth == 8:
+        return _encode_gray_alpha_png(to_uint(rgb.reshape(rgb.shape[:2]), 8), to_uint(alpha, 8))
+    if gray:
+        out = to_uint(rgb.reshape(rgb.shape[:2]), bit_depth)
+        out = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR) if keeps_alpha else out
+    else:
+        out = cv2.cvtColor(to_uint(rgb, bit_depth), cv2.COLOR_RGB2BGR)
+    if keeps_alpha:
         out = np.dstack([out, to_uint(alpha, bit_depth)])
     params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext in (".jpg", ".jpeg") else []
     try:
@@ -303,6 +362,17 @@ def encode_image(
         raise TranslateError(f"OpenCV could not encode a {ext} image of {out.shape[1]}x{out.shape[0]} px; "
                              f"write .png or .tif instead")
     return buf.tobytes()
+
+
+def _encode_gray_alpha_png(gray: np.ndarray, alpha: np.ndarray) -> bytes:
+    """An 8-bit gray + alpha png (colour type 4) of (H, W) uint8 planes, encoded by Pillow."""
+    import io
+
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    PILImage.fromarray(np.dstack([gray, alpha])).save(buffer, "PNG")  # (H, W, 2) uint8 is mode LA
+    return buffer.getvalue()
 
 
 def write_image(
@@ -370,8 +440,9 @@ def image_from_array(array: np.ndarray) -> Image:
 
 
 def image_to_array(rgb: np.ndarray, alpha: np.ndarray | None = None, bit_depth: int = 8) -> np.ndarray:
-    """(H, W, 3) float RGB in [0, 1] (+ optional (H, W) alpha) -> (H, W, 3 or 4) uint8 / uint16."""
-    out = to_uint(rgb, bit_depth)
+    """(H, W, 3) float RGB in [0, 1] (+ optional (H, W) alpha) -> (H, W, 3 or 4) uint8 / uint16;
+    a gray (H, W, 1) ``rgb`` gives (H, W), or (H, W, 2) gray + alpha."""
+    out = to_uint(rgb[..., 0] if rgb.ndim == 3 and rgb.shape[2] == 1 else rgb, bit_depth)
     if alpha is not None:
         out = np.dstack([out, to_uint(alpha, bit_depth)])
     return out

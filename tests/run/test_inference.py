@@ -45,7 +45,7 @@ def test_unet_pads_to_256_and_crops_back(tmp_path):
 
 def test_gray_rgba_and_16bit_arrays(resnet_pth):
     t = translate.load(str(resnet_pth), device="cpu")
-    assert t(random_image(33, 21, c=1)).shape == (33, 21, 3)
+    assert t(random_image(33, 21, c=1)).shape == (33, 21)  # gray in, gray out (tests/run/test_gray.py)
     rgba = random_image(40, 36, c=4)
     out = t(rgba)
     assert out.shape == (40, 36, 4) and np.array_equal(out[..., 3], rgba[..., 3])

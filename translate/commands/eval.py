@@ -36,7 +36,8 @@ def _sr_run(args: argparse.Namespace) -> Any:
 
     if args.model is None and not args.bicubic:
         raise TranslateError("nothing to evaluate: give --model or drop --no-bicubic")
-    return evaluate_sr(args.model, args.data, args.scale, device=args.device, tile=args.tile, bicubic=args.bicubic)
+    return evaluate_sr(args.model, args.data, args.scale, device=args.device, tile=args.tile,
+                       tile_overlap=args.tile_overlap, bicubic=args.bicubic)
 
 
 def _derain_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,7 +59,8 @@ def _derain_run(args: argparse.Namespace) -> Any:
         from translate.data.layouts import DERAIN
 
         args.input, args.target = (str(Path(args.data) / name) for name in DERAIN.folders)  # rain/, norain/
-    return evaluate_derain(args.model, args.input, args.target, device=args.device, tile=args.tile)
+    return evaluate_derain(args.model, args.input, args.target, device=args.device, tile=args.tile,
+                           tile_overlap=args.tile_overlap)
 
 
 def _inpaint_run(args: argparse.Namespace) -> Any:
@@ -93,7 +95,8 @@ def _translation_run(args: argparse.Namespace) -> Any:
 
     return evaluate_translation(args.model, args.data, direction=args.direction, palette=args.palette,
                                 train_data=args.train_data, fid=args.fid, inception_weights=args.inception_weights,
-                                device=args.device, tile=args.tile, predictions=args.predictions,
+                                device=args.device, tile=args.tile, tile_overlap=args.tile_overlap,
+                                predictions=args.predictions,
                                 prediction_suffix=args.prediction_suffix, bn_train_mode=args.bn_train_mode)
 
 
@@ -149,6 +152,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         t.add_argument("--data", required=task.data_required, help="folder (or glob) of benchmark images")
         t.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
         t.add_argument("--tile", type=int, default=0, help="run the model in tiles of N px (0: whole image)")
+        t.add_argument("--tile-overlap", type=int, default=32,
+                       help="overlap between tiles in px (default 32; at most half of --tile)")
         t.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
         t.add_argument("--summary", action="store_true", help="print only the means, not every image")
         task.add_arguments(t)
@@ -159,8 +164,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from translate.eval.report import format_report
 
-    if args.tile < 0:
-        raise TranslateError("--tile must be >= 0")
+    from translate.run.pipeline import check_tiling
+
+    try:  # the rule of every entry point, before any model loads or image is read
+        check_tiling(args.tile, args.tile_overlap)
+    except ValueError as e:
+        raise TranslateError(str(e)) from None
     report = args.eval_run(args)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report, per_image=not args.summary))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -19,6 +20,7 @@ from translate.nets.architectures import NORMS
 from translate.run.video import VIDEO_EXTENSIONS, check_video_format, is_video
 
 if TYPE_CHECKING:
+    from translate.run.budget import WorkBudget
     from translate.run.pipeline import Translator
 
 AUTO_EXT = "auto"
@@ -54,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", type=int, default=0, help="process in tiles of N px (bounded memory); 0 = whole image")
     p.add_argument("--tile-overlap", type=int, default=32,
                    help="overlap between tiles in px (default 32; at most half of --tile)")
+    p.add_argument("--max-memory-mb", type=float, metavar="MB", help="skip an image whose estimated peak memory "
+                   "(whole-image buffers + the network's working set per tile) is more than this (default: this "
+                   "machine's memory); checked from the file's header, before it is decoded")
     p.add_argument("--ext", default=".png", help="format of outputs named by translate (without -o FILE): auto (the "
                    "input's format; PNG for .bmp / .ppm / .pgm inputs, which could lose alpha or 16 bits), png "
                    "(default), jpg, webp, tif, ...")
@@ -191,6 +196,7 @@ class RunPlan:
     tile: int
     tile_overlap: int
     outscale: float | None
+    budget: WorkBudget  # the work one image may cause (pixels, tiles, memory), checked before it is decoded
     video_batch: int  # frames per model call
     codec: str | None
     crf: int | None
@@ -208,6 +214,7 @@ def plan_run(args: argparse.Namespace) -> RunPlan:
     created, and a bad ``--codec`` / ``--crf`` fail here, before any model is loaded or downloaded."""
     from translate.imageio import list_images
     from translate.models.loading import source_weights_file
+    from translate.run.budget import run_budget
     from translate.run.pipeline import check_outscale, check_tiling
     from translate.run.video import choose_encoder
 
@@ -220,6 +227,9 @@ def plan_run(args: argparse.Namespace) -> RunPlan:
     inputs = list_images(args.input, (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS), what="image files or videos")
     masks = plan_masks(inputs, args.mask)
     check_outscale(args.outscale)
+    if args.max_memory_mb is not None and not (math.isfinite(args.max_memory_mb) and args.max_memory_mb > 0):
+        raise TranslateError(f"--max-memory-mb must be a positive number of MiB, got {args.max_memory_mb}")
+    budget = run_budget(None if args.max_memory_mb is None else int(args.max_memory_mb * 2**20))
     targets = plan_outputs(inputs, args.input, args.output, model_tag(args.model), args.ext,
                            read=[*dict.fromkeys(masks), source_weights_file(args.model, args.weights)],
                            suffix=args.suffix)
@@ -236,7 +246,7 @@ def plan_run(args: argparse.Namespace) -> RunPlan:
                       "arch": args.arch, "norm": args.norm, "precision": args.precision,
                       "bn_train_mode": args.bn_train_mode},
         files=files, share=_share_of_this_process(files), masks_given=args.mask is not None,
-        tile=args.tile, tile_overlap=args.tile_overlap, outscale=args.outscale,
+        tile=args.tile, tile_overlap=args.tile_overlap, outscale=args.outscale, budget=budget,
         video_batch=args.batch, codec=args.codec, crf=args.crf,
     )
 
@@ -379,7 +389,9 @@ def translate_files(translator: Translator, plan: RunPlan, show_progress: bool) 
 
 def translate_input(translator: Translator, plan: RunPlan, job: FileJob, stop: Callable[[], bool]) -> None:
     """Translate one input of ``plan`` into its output: a video (or animated image) frame by frame
-    with the plan's video options, ``stop`` polled between frames; an image in one go."""
+    with the plan's video options, ``stop`` polled between frames; an image in one go, once its
+    header shows its work is within the plan's budget (:func:`translate.run.budget.read_within`)."""
+    from translate.run.budget import read_within
     from translate.run.video import translate_video
 
     if is_video(job.source):
@@ -387,5 +399,9 @@ def translate_input(translator: Translator, plan: RunPlan, job: FileJob, stop: C
                         mask=job.mask, outscale=plan.outscale, batch=plan.video_batch, codec=plan.codec,
                         crf=plan.crf, stop=stop)
     else:
+        def read_within_budget(path: str | Path) -> Any:  # the decoded Image
+            return read_within(path, plan.budget, translator.card, tile=plan.tile, tile_overlap=plan.tile_overlap,
+                               outscale=plan.outscale)
+
         translator.translate_file(job.source, job.output, tile=plan.tile, tile_overlap=plan.tile_overlap,
-                                  mask=job.mask, outscale=plan.outscale)
+                                  mask=job.mask, outscale=plan.outscale, reader=read_within_budget)

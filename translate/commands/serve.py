@@ -30,6 +30,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-upload-mb", default="25", help="largest request body in MiB (default 25); more is a 413")
     p.add_argument("--max-pixels", default=str(4096 * 4096),
                    help="largest image in pixels, width x height (default 16777216 = 4096x4096); more is a 413")
+    p.add_argument("--max-output-pixels", default=None, metavar="N",
+                   help="largest result in pixels, the input times the model's scale squared (default 4 x "
+                        "--max-pixels); more is a 413, before the upload is decoded")
+    p.add_argument("--max-memory-mb", default=None, metavar="MB",
+                   help="largest estimated peak memory of one request in MiB (default: this machine's memory / "
+                        "--max-concurrent); more is a 413 that suggests tile=512, before the upload is decoded")
+    p.add_argument("--timeout", default="300", metavar="S",
+                   help="seconds from a request's body arriving to its answer, waiting included (default 300); "
+                        "checked before each tile, so an untiled image finishes its one network call; then 503")
+    p.add_argument("--read-timeout", default="60", metavar="S",
+                   help="seconds a client has to send the request line and headers, and then the whole body "
+                        "(default 60); a slow or stalled client gets a 408 and holds no slot meanwhile")
     p.add_argument("--max-concurrent", default="2",
                    help="requests processed at once (default 2; each model translates one at a time)")
     p.add_argument("--max-queue", default="16",
@@ -75,24 +87,37 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from translate.run.budget import machine_memory
+
     port = int(_number(args.port, "--port", 0, 65535))
+    max_pixels = int(_number(args.max_pixels, "--max-pixels", 1, 1 << 30))  # OpenCV decodes up to 2^30
+    max_concurrent = int(_number(args.max_concurrent, "--max-concurrent", 1, 1024))
+    machine = machine_memory() or 1 << 62
     limits_given = dict(
         max_upload_bytes=int(_number(args.max_upload_mb, "--max-upload-mb", 0.001, 1 << 20, float) * 2**20),
-        max_pixels=int(_number(args.max_pixels, "--max-pixels", 1, 1 << 30)),  # OpenCV decodes up to 2^30
-        max_concurrent=int(_number(args.max_concurrent, "--max-concurrent", 1, 1024)),
+        max_pixels=max_pixels,
+        max_output_pixels=4 * max_pixels if args.max_output_pixels is None
+        else int(_number(args.max_output_pixels, "--max-output-pixels", 1, 1 << 30)),
+        max_memory_bytes=machine // max_concurrent if args.max_memory_mb is None
+        else int(_number(args.max_memory_mb, "--max-memory-mb", 1, 1 << 40, float) * 2**20),
+        timeout=_number(args.timeout, "--timeout", 0.1, 86_400, float),
+        read_timeout=_number(args.read_timeout, "--read-timeout", 0.1, 3_600, float),
+        max_concurrent=max_concurrent,
         max_queue=int(_number(args.max_queue, "--max-queue", 0, 100_000)),
     )
     try:
         import fastapi  # noqa: F401
         import PIL  # noqa: F401  (reads upload headers)
+        import fastapi_offline  # noqa: F401  (the /docs page's files, served without a CDN)
+        import h11  # noqa: F401  (uvicorn's HTTP/1.1 parser, whose 400s are answered as JSON)
         import python_multipart  # noqa: F401  (FastAPI's form parser)
         import uvicorn
     except ImportError as e:
         raise TranslateError(f"translate serve needs {e.name}: pip install 'translate-gan[serve]' "
-                             f"(FastAPI, uvicorn, python-multipart, Pillow)") from None
+                             f"(FastAPI, uvicorn, python-multipart, Pillow, fastapi-offline)") from None
     from PIL import Image as PILImage
 
-    from translate.run.serve import Limits, create_app, load_models
+    from translate.run.serve import Limits, create_app, http_protocol, load_models
 
     limits = Limits(**limits_given)
     # Upload headers are read by Pillow (translate.imageio.declared_size) and checked against
@@ -109,7 +134,8 @@ def serve(args: argparse.Namespace) -> int:
         if not _is_loopback(host):
             print(printable(f"translate serve: warning: listening on {host}, reachable from other machines; "
                             f"the server has no authentication"), file=sys.stderr, flush=True)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                http=http_protocol(limits.read_timeout))
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()

@@ -68,7 +68,7 @@ def _layout_images(data: str | os.PathLike, name: str) -> str | Path:
 
 
 def evaluate_sr(model: str | None, data: str | os.PathLike, scale: int = 4, *, device: str = "auto",
-                tile: int = 0, bicubic: bool = True) -> EvalReport:
+                tile: int = 0, tile_overlap: int = 32, bicubic: bool = True) -> EvalReport:
     """Score ``model`` (anything :func:`translate.run.inference.load` accepts; None: bicubic only) and
     bicubic upscaling on the HR images in ``data`` at ``scale``.
 
@@ -102,7 +102,7 @@ def evaluate_sr(model: str | None, data: str | os.PathLike, scale: int = 4, *, d
         if bicubic:
             report.methods["bicubic"].append(score_images(name, imresize_matlab(lr, float(scale)), hr, scale))
         if translator is not None:
-            out = translator(lr, tile=tile)
+            out = translator(lr, tile=tile, tile_overlap=tile_overlap)
             report.methods["model"].append(score_images(name, out, hr, scale))
     return report
 
@@ -130,7 +130,7 @@ def derain_pairs(input_dir: str | os.PathLike, target_dir: str | os.PathLike) ->
 
 
 def evaluate_derain(model: str | None, input_dir: str | os.PathLike, target_dir: str | os.PathLike, *,
-                    device: str = "auto", tile: int = 0) -> EvalReport:
+                    device: str = "auto", tile: int = 0, tile_overlap: int = 32) -> EvalReport:
     """Score ``model`` (None: the input only) on rainy images against their clean targets.
 
     Rows ``input`` (the untouched rainy image) and ``model``: PSNR / SSIM on Y (MATLAB BT.601,
@@ -151,7 +151,8 @@ def evaluate_derain(model: str | None, input_dir: str | os.PathLike, target_dir:
             raise TranslateError(f"{rain_path} and {clean_path} differ in size; pairs must have one size")
         report.methods["input"].append(score_images(rain_path.name, rainy, clean, 0))
         if translator is not None:
-            report.methods["model"].append(score_images(rain_path.name, translator(rainy, tile=tile), clean, 0))
+            report.methods["model"].append(score_images(rain_path.name, translator(rainy, tile=tile, tile_overlap=tile_overlap),
+                                                                     clean, 0))
     return report
 
 

@@ -133,7 +133,7 @@ def _prediction_files(folder: str | os.PathLike, suffix: str, files: list[Path])
 def evaluate_translation(model: str | None, data: str | os.PathLike, *, direction: str | None = None,
                          palette: str | os.PathLike | None = None, train_data: str | os.PathLike | None = None,
                          fid: bool = False, inception_weights: str | os.PathLike | None = None,
-                         device: str = "auto", tile: int = 0, predictions: str | os.PathLike | None = None,
+                         device: str = "auto", tile: int = 0, tile_overlap: int = 32, predictions: str | os.PathLike | None = None,
                          prediction_suffix: str = "", bn_train_mode: bool = False) -> EvalReport:
     """Score ``model`` (None: baselines only) on a paired test split: a folder of A|B images.
 
@@ -209,7 +209,7 @@ def evaluate_translation(model: str | None, data: str | os.PathLike, *, directio
         name = Path(path).name
         produced: dict[str, np.ndarray] = {}
         if translator is not None:
-            out = translator(source, tile=tile)
+            out = translator(source, tile=tile, tile_overlap=tile_overlap)
             if out.shape[:2] != target.shape[:2]:
                 raise TranslateError(f"{model}: gives {out.shape[1]}x{out.shape[0]} outputs for {name}, whose "
                                      f"target is {target.shape[1]}x{target.shape[0]}; is it a translation model?")

@@ -9,6 +9,7 @@ runtime, the evaluators) calls :func:`run_backend`, so the paths cannot drift ap
       -> backend((B, C, h, w)) -> (B, C_out, h*scale, w*scale)
       [-> blend tiles with a smooth weight window] -> crop to (H*scale, W*scale)
       -> y * std + mean -> clip to [0, 1]
+      [-> BT.601 luma (H*scale, W*scale, 1), for a gray image and an RGB model: gray in, gray out]
 
 A backend is anything callable on a float32 NCHW numpy batch: a wrapper around a torch module,
 or an onnxruntime session. It only ever sees heights and widths that are multiples of
@@ -36,7 +37,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -84,6 +85,24 @@ class Backend(Protocol):
     """A model: ``(B, C, H, W)`` float32 -> ``(B, C_out, H*scale, W*scale)`` float32 numpy."""
 
     def __call__(self, batch: np.ndarray, /) -> np.ndarray: ...
+
+
+class Interrupted(TranslateError):
+    """The caller asked to stop (a deadline passed, the client went away) between two network
+    calls: the work was abandoned at the next tile and nothing of it is returned."""
+
+
+class _Stoppable:
+    """A backend that asks ``stop`` before each call (each tile or batch) and raises
+    :class:`Interrupted` when it is true: how a caller bounds the time of tiled work."""
+
+    def __init__(self, backend: Backend, stop: Callable[[], bool]):
+        self.backend, self.stop = backend, stop
+
+    def __call__(self, batch: np.ndarray, /) -> np.ndarray:
+        if self.stop():
+            raise Interrupted("stopped before the next network call")
+        return self.backend(batch)
 
 
 def pad_to_multiple(x: np.ndarray, multiple: int, mode: str = "reflect",
@@ -162,6 +181,13 @@ def tile_count(size: tuple[int, int], tile: int, tile_overlap: int, multiple: in
     height, width = (_padded_length(n, multiple, smallest) for n in size)
     tile_h, tile_w = _tile_shape(height, width, tile, multiple)
     return _count_starts(height, tile_h, tile_overlap) * _count_starts(width, tile_w, tile_overlap)
+
+
+def call_shape(size: tuple[int, int], tile: int, multiple: int = 1, smallest: int = MIN_SIDE) -> tuple[int, int]:
+    """The (h, w) one network call sees for an image of (H, W) ``size``: the image padded to the
+    multiple (and to ``smallest``), or a tile of it when ``tile`` > 0 (what bounds a call's memory)."""
+    height, width = (_padded_length(n, multiple, smallest) for n in size)
+    return _tile_shape(height, width, tile, multiple)
 
 
 def _tile_shape(height: int, width: int, tile: int, multiple: int) -> tuple[int, int]:
@@ -352,13 +378,22 @@ def _blend_tiles(x: np.ndarray, backend: Backend, boxes: list[tuple[int, int]], 
     return out / weight
 
 
+def keeps_gray(card: ModelCard) -> bool:
+    """Whether ``card``'s model gives gray images back gray: an RGB-in, RGB-out model does (its
+    output of the gray image, seen as three equal channels, becomes its BT.601 luma), as
+    Real-ESRGAN does with 1-channel files; a model with gray input or gray output gives RGB back."""
+    return int(card.generator.get("input_nc", 3)) == 3 and int(card.generator.get("output_nc", 3)) == 3
+
+
 def translate_image(image: Image, backend: Backend, card: ModelCard, *, tile: int = 0, tile_overlap: int = 32,
                     batch_size: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
     """Run a model on a decoded image as its card says; returns (rgb, alpha).
 
-    ``rgb`` is (H*scale, W*scale, 3) float32 in [0, 1]. The alpha plane is not translated: it is
-    returned unchanged for scale 1 and resized bicubically (clipped to [0, 1]) otherwise, or
-    None when the image has none. Gray images are already RGB in ``image.rgb``.
+    ``rgb`` is (H*scale, W*scale, 3) float32 in [0, 1], or (H*scale, W*scale, 1), the luma of
+    that, for a gray image (``image.gray``: 1-channel or gray + alpha) when :func:`keeps_gray`.
+    The alpha plane is not translated: it is returned unchanged for scale 1 and resized
+    bicubically (clipped to [0, 1]) otherwise, or None when the image has none. The network
+    sees a gray image as RGB (``image.rgb``, three equal channels).
     """
     return translate_images([image], backend, card, tile=tile, tile_overlap=tile_overlap, batch_size=batch_size)[0]
 
@@ -376,7 +411,14 @@ def translate_images(images: Sequence[Image], backend: Backend, card: ModelCard,
                 for i in images]
     else:
         rgbs = run_backend_batch([i.rgb for i in images], backend, **options)
-    return [(rgb, _scaled_alpha(image.alpha, rgb.shape[:2])) for image, rgb in zip(images, rgbs)]
+    gray_out = keeps_gray(card)
+    return [(_luma(rgb) if gray_out and image.gray else rgb, _scaled_alpha(image.alpha, rgb.shape[:2]))
+            for image, rgb in zip(images, rgbs)]
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float RGB -> (H, W, 1) BT.601 luma (0.299 R + 0.587 G + 0.114 B), as Real-ESRGAN grays its output."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None]
 
 
 def check_outscale(outscale: float | None) -> None:
@@ -400,7 +442,7 @@ def outscale_size(size: tuple[int, int], outscale: float) -> tuple[int, int]:
 
 def resize_output(rgb: np.ndarray, alpha: np.ndarray | None,
                   size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
-    """A result (rgb (h, w, 3), alpha (h, w) or None; float in [0, 1]) resized to (H, W) ``size``:
+    """A result (rgb (h, w, 3) or gray (h, w, 1), alpha (h, w) or None; float in [0, 1]) resized to (H, W) ``size``:
     Lanczos (8x8) when enlarging, pixel-area averaging when shrinking, clipped to [0, 1].
 
     This is ``--outscale``: the model runs at its own scale, then the output is resized to any
@@ -410,7 +452,7 @@ def resize_output(rgb: np.ndarray, alpha: np.ndarray | None,
         return rgb, alpha
     shrink = size[0] * size[1] < rgb.shape[0] * rgb.shape[1]
     flag = cv2.INTER_AREA if shrink else cv2.INTER_LANCZOS4
-    out = np.clip(cv2.resize(rgb, (size[1], size[0]), interpolation=flag), 0.0, 1.0)
+    out = np.clip(cv2.resize(rgb, (size[1], size[0]), interpolation=flag), 0.0, 1.0).reshape(*size, rgb.shape[2])
     if alpha is not None:
         alpha = np.clip(cv2.resize(alpha, (size[1], size[0]), interpolation=flag), 0.0, 1.0)
     return out, alpha
@@ -467,8 +509,9 @@ def inpaint_image(rgb: np.ndarray, hole: np.ndarray, backend: Backend, *, mean: 
 class Translator:
     """A model ready to use: a backend plus its card, on arrays or files.
 
-    ``translator(array)`` maps an (H, W), (H, W, 3) or (H, W, 4) uint8 / uint16 image to an array
-    of the same layout and dtype, ``scale`` times larger; ``translate_file(src, dst)`` reads any
+    ``translator(array)`` maps an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) uint8 / uint16 image to an
+    array of the same layout and dtype, ``scale`` times larger (a gray image comes back gray when
+    :func:`keeps_gray`, else as (H, W, 3)); ``translate_file(src, dst)`` reads any
     image file and writes the result atomically. The PyTorch path (:mod:`translate.run.inference`)
     and the ONNX runtime (:mod:`translate.run.runtime`) differ only in ``backend``.
 
@@ -514,53 +557,60 @@ class Translator:
             raise TranslateError(f"{self.card.name} is a {self.card.task} model; --mask applies to inpainting models only")
 
     def translate(self, image: Image, *, tile: int = 0, tile_overlap: int = 32,
-                  mask: np.ndarray | None = None, outscale: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Run on a decoded :class:`Image`; returns (rgb float32 [0, 1], alpha or None).
+                  mask: np.ndarray | None = None, outscale: float | None = None,
+                  stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Run on a decoded :class:`Image`; returns (rgb float32 [0, 1], alpha or None); ``rgb`` is
+        (H, W, 1) gray for a gray image when :func:`keeps_gray`, else (H, W, 3).
 
         ``mask`` (H, W) is required by inpainting models and refused by others; ``outscale``
-        resizes the result to that many times the input size (:func:`resize_output`)."""
+        resizes the result to that many times the input size (:func:`resize_output`); ``stop``
+        is asked before every network call (each tile) and raises :class:`Interrupted` when true."""
         self._check_mask(image, mask, "the image")
-        return self._run(image, tile, tile_overlap, None if mask is None else _as_hole(mask, image.size), outscale)
+        return self._run(image, tile, tile_overlap, None if mask is None else _as_hole(mask, image.size), outscale,
+                         stop)
 
     def _run(self, image: Image, tile: int, tile_overlap: int, hole: np.ndarray | None,
-             outscale: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+             outscale: float | None = None, stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """The model on a checked image (and, for inpainting, its (H, W) bool hole)."""
-        return self.translate_frames([image], tile=tile, tile_overlap=tile_overlap, hole=hole, outscale=outscale)[0]
+        return self.translate_frames([image], tile=tile, tile_overlap=tile_overlap, hole=hole, outscale=outscale,
+                                     stop=stop)[0]
 
     def translate_frames(self, images: Sequence[Image], *, tile: int = 0, tile_overlap: int = 32,
-                         hole: np.ndarray | None = None,
-                         outscale: float | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+                         hole: np.ndarray | None = None, outscale: float | None = None,
+                         stop: Callable[[], bool] | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Run on decoded RGB images of one size (the frames of a video); returns (rgb, alpha) per image.
 
         Untiled, the images go through the backend as one batch (:func:`translate_images`);
         each result is :meth:`translate` of that image alone, up to float rounding. ``hole`` (H, W) bool is the
         inpainting hole of every image (required by inpainting models, refused by others).
         ``outscale`` (e.g. 3.5 for a 4x model): each result is resized to :func:`outscale_size`
-        of its input with :func:`resize_output`; None keeps the model's scale."""
+        of its input with :func:`resize_output`; None keeps the model's scale. ``stop`` is asked
+        before every network call and raises :class:`Interrupted` when true (None: never)."""
         check_outscale(outscale)
-        results = self._translate_frames(images, tile, tile_overlap, hole)
+        results = self._translate_frames(images, tile, tile_overlap, hole, stop)
         if outscale is None:
             return results
         return [resize_output(rgb, alpha, outscale_size(image.size, outscale))
                 for (rgb, alpha), image in zip(results, images)]
 
-    def _translate_frames(self, images: Sequence[Image], tile: int, tile_overlap: int,
-                          hole: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    def _translate_frames(self, images: Sequence[Image], tile: int, tile_overlap: int, hole: np.ndarray | None,
+                          stop: Callable[[], bool] | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """:meth:`translate_frames` at the model's own scale."""
         # `translate run`, serve, videos and the API all pass here with the decoded image, before
         # the first network call: the tile count is bounded here (inpainting fills holes untiled).
         self.check_tiling(tile, tile_overlap, images[0].size if images and hole is None else None)
         if (hole is not None) != self.needs_mask:
             self._check_mask(images[0], hole, "the frames")
+        backend = self.backend if stop is None else _Stoppable(self.backend, stop)
         try:
             if hole is not None:
                 window = self.card.fixed_size
                 if window is None:
                     raise TranslateError(f"model {self.model_file or self.card.name}: its card takes a mask but gives no "
                                          f"fixed_size to fill holes at; export or save it again", stop_batch=True)
-                return [(inpaint_image(image.rgb, hole, self.backend, mean=self.card.mean, std=self.card.std,
+                return [(inpaint_image(image.rgb, hole, backend, mean=self.card.mean, std=self.card.std,
                                        window=window), image.alpha) for image in images]
-            return translate_images(images, self.backend, self.card, tile=tile, tile_overlap=tile_overlap)
+            return translate_images(images, backend, self.card, tile=tile, tile_overlap=tile_overlap)
         except NonFiniteOutputError:  # maybe this image only (an fp16 overflow): skipped, the batch goes on
             raise NonFiniteOutputError(_non_finite_message(self.model_file or self.card.name)) from None
         except BackendError as e:  # the same for every image: the model, not the image, is wrong
@@ -571,20 +621,24 @@ class Translator:
                  mask: np.ndarray | None = None, outscale: float | None = None) -> np.ndarray:
         image = image_from_array(array)
         rgb, alpha = self.translate(image, tile=tile, tile_overlap=tile_overlap, mask=mask, outscale=outscale)
-        return image_to_array(rgb, alpha, image.bit_depth)
+        out = image_to_array(rgb, alpha, image.bit_depth)
+        return out[..., None] if array.ndim == 3 and out.ndim == 2 else out  # (H, W, 1) in, (H, W, 1) out
 
     def translate_file(self, src: str | Path, dst: str | Path, *, tile: int = 0, tile_overlap: int = 32,
-                       mask: str | Path | None = None, outscale: float | None = None) -> None:
-        """Read ``src``, translate, write ``dst`` (atomically; 16-bit kept for png / tiff).
+                       mask: str | Path | None = None, outscale: float | None = None,
+                       reader: Callable[[str | Path], Image] = read_image) -> None:
+        """Read ``src``, translate, write ``dst`` (atomically; 16-bit kept for png / tiff; a gray
+        ``src`` is written gray when :func:`keeps_gray`, see :func:`translate.imageio.encode_image`).
 
         ``mask``: the hole mask file of an inpainting model (white = hole, the image's size);
-        ``outscale``: the output's size in times the input's (see :meth:`translate_frames`).
+        ``outscale``: the output's size in times the input's (see :meth:`translate_frames`);
+        ``reader``: how ``src`` is decoded (`translate run` checks its work budget from the header first).
         ``dst`` may not be ``src``, ``mask`` or the model file (hard and symbolic links
         included); that and an unwritable ``dst`` raise :class:`TranslateError`."""
         read = (src, mask, self.model_file)
         check_format(Path(dst).suffix)
         check_not_overwriting(dst, read)
-        image = read_image(src)
+        image = reader(src)
         self._check_mask(image, mask, str(src))
         hole = None
         if mask is not None:

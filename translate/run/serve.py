@@ -3,9 +3,10 @@
 The service is a thin layer over what `translate run` uses: models are resolved and loaded by
 :func:`translate.run.inference.load` (so an ``.onnx`` file is served by the torch-free runtime),
 uploads are decoded by :func:`translate.imageio.decode_image` (the decoder of
-:func:`~translate.imageio.read_image`), translated by :meth:`Translator.translate
-<translate.run.pipeline.Translator.translate>` and encoded by :func:`translate.imageio.encode_image`,
-so a response holds the same bytes `translate run` writes for the same image and options.
+:func:`~translate.imageio.read_image`) within the work budget `translate run` uses, translated by
+:meth:`Translator.translate <translate.run.pipeline.Translator.translate>` and encoded by
+:func:`translate.imageio.encode_image`, so a response holds the same bytes `translate run` writes
+for the same image and options.
 
 Endpoints::
 
@@ -13,28 +14,38 @@ Endpoints::
          multipart/form-data: image=<file> [mask=<file>, inpainting models]  -> image/png | image/jpeg
     GET  /v1/models     the served models and their cards (JSON)
     GET  /healthz       {"status": "ok", ...}
-    GET  /              the browser page;  GET /docs: the OpenAPI documentation
+    GET  /              the browser page;  GET /docs, /redoc: the OpenAPI documentation (its
+                        scripts served from here, by fastapi-offline: it works offline)
 
-Requests are bounded by :class:`Limits`: the body size (checked against ``Content-Length`` before
-anything is read, and counted while it is read), the pixel count (the header's, before decoding,
-by :func:`~translate.imageio.declared_size`; the decoded image's), and the requests in
-flight (``max_concurrent`` being translated plus ``max_queue`` waiting; one more is answered 429
-before its body is read). Each model translates one request at a time (a lock per model); decoding
-and encoding of other requests overlap with it. A user error is a 4xx with ``{"detail": "one
-line"}``, the text `translate run` prints for the same input: 413 too large, 415 not a readable
-image (or not multipart), 422 a bad option / model / mask, 429 too many requests. Nothing here
-imports torch.
+Requests are bounded by :class:`Limits`, each bound named with its flag when it refuses: the body
+(its size, from ``Content-Length`` before anything is read and counted while it is read, and the
+time it takes to arrive: a slow client gets 408 and holds no slot meanwhile), the work (input
+pixels from the decoder's header read, output pixels, tiles and estimated peak memory, by
+:func:`translate.run.budget.decode_within` before the upload is decoded), the time (a deadline from
+the body's arrival to the answer, checked while waiting and before each tile; a client that
+disconnects stops its work the same way) and the requests in flight (``max_concurrent`` being
+translated plus ``max_queue`` waiting; one more is answered 429 once its body has arrived). Each
+model translates one request at a time (a lock per model); decoding and encoding of other
+requests overlap with it. A user error is a 4xx with ``{"detail": "one line"}``, the text
+`translate run` prints for the same input: 408 body too slow, 413 too large (bytes, pixels,
+memory), 415 not a readable image (or not multipart), 422 a bad option / model / mask or tiles
+that do not fit the image, 429 too many requests, 503 out of memory or past the deadline; even
+uvicorn's own 400s are JSON lines (:func:`http_protocol`). Nothing here imports torch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import tempfile
 import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
@@ -43,8 +54,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from translate.errors import TranslateError, printable
-from translate.imageio import Image, PixelLimitError, check_format, declared_size, decode_image, encode_image
-from translate.run.pipeline import Translator, mask_hole
+from translate.imageio import DecodeMemoryError, PixelLimitError, check_format, encode_image
+from translate.run.budget import OverBudget, WorkBudget, decode_within
+from translate.run.pipeline import Interrupted, Translator, mask_hole
 from translate.version import __version__
 
 log = logging.getLogger("translate.serve")
@@ -55,13 +67,26 @@ TRANSLATE_PATH = "/v1/translate"
 
 @dataclass(frozen=True)
 class Limits:
-    """What one server accepts: ``max_upload_bytes`` per request body, ``max_pixels`` per decoded
-    image, ``max_concurrent`` requests processed at once and ``max_queue`` more waiting for a slot."""
+    """What one server accepts: ``max_upload_bytes`` per request body, read within
+    ``read_timeout`` seconds; ``max_pixels`` per decoded image, ``max_output_pixels`` per result
+    and ``max_memory_bytes`` of estimated peak memory per request (:mod:`translate.run.budget`);
+    ``timeout`` seconds from the body's arrival to the answer (waiting included; checked before
+    each tile); ``max_concurrent`` requests processed at once and ``max_queue`` more waiting."""
 
     max_upload_bytes: int = 25 * 2**20
     max_pixels: int = 4096 * 4096
+    max_output_pixels: int = 4 * 4096 * 4096
+    max_memory_bytes: int = 8 * 2**30
+    timeout: float = 300.0
+    read_timeout: float = 60.0
     max_concurrent: int = 2
     max_queue: int = 16
+
+    def budget(self) -> WorkBudget:
+        """The work budget of one request, its bounds named by the flags that set them."""
+        return WorkBudget(self.max_pixels, self.max_output_pixels, self.max_memory_bytes,
+                          "translate serve --max-pixels", "translate serve --max-output-pixels",
+                          "translate serve --max-memory-mb", tile_flag="tile=", outscale_flag=None)
 
 
 @dataclass
@@ -91,11 +116,18 @@ class ServedModel:
         return self.translators[direction]
 
     def describe(self) -> dict[str, Any]:
-        """The JSON object ``GET /v1/models`` lists for this model."""
+        """The JSON object ``GET /v1/models`` lists for this model. A card's ``source`` or ``file``
+        that is a path on this machine shows its file name only: where the server keeps its files
+        is not the clients' business."""
         translator = self.default
+        card = translator.card.to_dict()
+        for key in ("source", "file"):
+            value = card.get(key)
+            if isinstance(value, str) and "://" not in value and re.search(r"[/\\]", value):
+                card[key] = Path(value.replace("\\", "/")).name
         return {"name": self.name, "directions": list(self.translators), "needs_mask": translator.needs_mask,
                 "runtime": "onnxruntime" if str(self.spec).lower().endswith(".onnx") else "pytorch",
-                "device": translator.device, "card": translator.card.to_dict()}
+                "device": translator.device, "card": card}
 
 
 def load_models(specs: Sequence[str], device: str = "auto") -> dict[str, ServedModel]:
@@ -158,45 +190,59 @@ def _error(status: int, message: object) -> HTTPException:
     return HTTPException(status_code=status, detail=printable(message))
 
 
-def _too_many_pixels(name: str, limits: Limits, size: tuple[int, int] | None = None) -> HTTPException:
-    what = f"{size[1]}x{size[0]} is {size[0] * size[1]} pixels, more than" if size else "its header claims more pixels than"
-    return _error(413, f"{name}: {what} this server's limit of {limits.max_pixels} "
-                       f"(translate serve --max-pixels); send a smaller image")
+def _out_of_memory(name: str) -> HTTPException:
+    return _error(503, f"{name}: out of memory; send a smaller image or process it in tiles, e.g. tile=512")
 
 
-def _decode_within(data: bytes, source: str, limits: Limits) -> Image:
-    """:func:`decode_image` of an upload, refused with 413 when its header declares more than
-    ``limits.max_pixels`` (checked before the pixels are allocated where Pillow knows the format,
-    and after decoding otherwise) and with 415 when it is not a readable image."""
+def _decode_within(data: bytes, source: str, budget: WorkBudget, translator: Translator | None = None,
+                   tile: int = 0, tile_overlap: int = 32) -> Any:
+    """:func:`translate.run.budget.decode_within` of an upload (with ``translator``: the whole work
+    of translating it), refused with 413 / 422 over the budget, 415 when it is not a readable
+    image and 503 when decoding runs out of memory."""
     try:
-        size = declared_size(data, source)
-        if size is not None and size[0] * size[1] > limits.max_pixels:
-            raise _too_many_pixels(source, limits, size)
-        image = decode_image(data, source)
-    except PixelLimitError:
-        raise _too_many_pixels(source, limits) from None
+        return decode_within(data, source, budget, None if translator is None else translator.card,
+                             tile=tile, tile_overlap=tile_overlap)
+    except OverBudget as e:
+        raise _error(e.status, e) from None
+    except PixelLimitError:  # over Pillow's or OpenCV's own limit, which are higher than the budget's
+        raise _error(413, f"{source}: its header claims more pixels than the limit of {budget.max_pixels} "
+                          f"({budget.pixels_flag}); send a smaller image") from None
+    except DecodeMemoryError as e:
+        raise _error(503, e) from None
     except TranslateError as e:
         raise _error(415, e) from None
-    if image.size[0] * image.size[1] > limits.max_pixels:
-        raise _too_many_pixels(source, limits, image.size)
-    return image
+    except MemoryError:  # numpy's _ArrayMemoryError while converting the decoded pixels
+        raise _error(503, f"{source}: out of memory while decoding it; send a smaller image, or retry later") from None
+
+
+def _acquire(lock: Any, stop: Callable[[], bool]) -> None:
+    """Take ``lock`` (a Lock or Semaphore), asking ``stop`` every 50 ms while waiting; raise
+    :class:`~translate.run.pipeline.Interrupted` when it says to stop first."""
+    while not lock.acquire(timeout=0.05):
+        if stop():
+            raise Interrupted("stopped while waiting for the model")
 
 
 def translate_upload(served: ServedModel, translator: Translator, data: bytes, name: str, mask: bytes | None,
-                     mask_name: str, *, tile: int, tile_overlap: int, ext: str, limits: Limits) -> bytes:
-    """Decode an uploaded image (and mask), translate it, encode it as ``ext``; blocking.
+                     mask_name: str, *, tile: int, tile_overlap: int, ext: str, limits: Limits,
+                     stop: Callable[[], bool] = lambda: False) -> bytes:
+    """Decode an uploaded image (and mask) within the work budget, translate it, encode it as
+    ``ext``; blocking.
 
     Raises fastapi's HTTPException with the status and one-line message of each user error:
-    413 for more than ``limits.max_pixels``, 415 for undecodable data, 422 for what the model
-    refuses (a missing, mis-sized or unwanted mask, a gray image for inpainting, an
-    unencodable size), 503 when memory runs out; 500 when the model contradicts its card.
+    413 over a bound of ``limits.budget()`` (pixels in or out, memory), 415 for undecodable data,
+    422 for what the model refuses (tiles that do not fit the image, a missing, mis-sized or
+    unwanted mask, a gray image for inpainting, an unencodable size), 503 when memory runs out;
+    500 when the model contradicts its card. ``stop`` is asked while waiting for the model and
+    before each tile: :class:`~translate.run.pipeline.Interrupted` when it says to stop.
     """
     from translate.errors import is_out_of_memory
 
-    image = _decode_within(data, name, limits)
+    budget = limits.budget()
+    image = _decode_within(data, name, budget, translator, tile, tile_overlap)
     hole = None
     if mask is not None:
-        mask_image = _decode_within(mask, f"mask {mask_name}", limits)
+        mask_image = _decode_within(mask, f"mask {mask_name}", budget)
         try:
             # a model without a mask input refuses any mask (with run's message) in translate()
             hole = mask_hole(mask_image, image.size, f"mask {mask_name}") if translator.needs_mask \
@@ -204,15 +250,23 @@ def translate_upload(served: ServedModel, translator: Translator, data: bytes, n
         except TranslateError as e:
             raise _error(422, e) from None
     try:
-        with served.lock:  # one request at a time per model: backends keep per-call state (IO binding)
-            rgb, alpha = translator.translate(image, tile=tile, tile_overlap=tile_overlap, mask=hole)
+        _acquire(served.lock, stop)  # one request at a time per model: backends keep per-call state (IO binding)
+        try:
+            rgb, alpha = translator.translate(image, tile=tile, tile_overlap=tile_overlap, mask=hole, stop=stop)
+        finally:
+            served.lock.release()
         return encode_image(rgb, ext, alpha, image.bit_depth)
+    except Interrupted:
+        raise
     except TranslateError as e:
         raise _error(500 if e.stop_batch else 422, e) from None
     except (MemoryError, RuntimeError) as e:
         if not isinstance(e, MemoryError) and not is_out_of_memory(e):
             raise
-        raise _error(503, f"{name}: out of memory; send a smaller image or process it in tiles, e.g. tile=512") from None
+        raise _out_of_memory(name) from None
+
+
+_SPOOL_BYTES = 1 << 20
 
 
 class _Flight:
@@ -221,10 +275,18 @@ class _Flight:
     count = 0
 
 
+async def _answer(scope: dict, send: Any, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """Send a JSON ``{"detail": ...}`` answer and close the connection (its body may be unread)."""
+    response = JSONResponse({"detail": printable(detail)}, status, headers={"Connection": "close", **(headers or {})})
+    await response(scope, None, send)
+
+
 class _Gate:
-    """ASGI middleware in front of ``POST /v1/translate``: 413 for a body over the limit (from
-    ``Content-Length`` before reading, else while reading) and 429 when ``max_concurrent +
-    max_queue`` requests are already in ``flight``, before the body is read."""
+    """ASGI middleware in front of ``POST /v1/translate``: the body is read here, whole, before
+    the request counts as in flight: 413 over the size limit (from ``Content-Length`` before
+    reading, else while reading), 408 when it has not all arrived within ``read_timeout`` (a slow
+    or stalled client holds no slot), then 429 when ``max_concurrent + max_queue`` requests are
+    already in ``flight``. The application then reads the body from where it was kept."""
 
     def __init__(self, app: Any, limits: Limits, flight: _Flight):
         self.app = app
@@ -242,30 +304,53 @@ class _Gate:
         limit = self.limits.max_upload_bytes
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:
-            await JSONResponse({"detail": self._too_large(f"{int(length)} bytes")}, 413)(scope, receive, send)
+            await _answer(scope, send, 413, self._too_large(f"{int(length)} bytes"))
             return
-        busy = self.limits.max_concurrent + self.limits.max_queue
-        if self.flight.count >= busy:
-            detail = (f"the server is busy: {busy} requests are in flight (translate serve --max-concurrent "
-                      f"{self.limits.max_concurrent} --max-queue {self.limits.max_queue}); retry later")
-            await JSONResponse({"detail": detail}, 429, headers={"Retry-After": "1"})(scope, receive, send)
-            return
-        received = 0
-
-        async def counted() -> dict:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+        # Up to 1 MiB of a body is held in memory, the rest in a temp file: many slow uploads at once
+        # cost disk, not RAM (the connections themselves are not counted).
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as body:
+            received = 0
+            deadline = time.monotonic() + self.limits.read_timeout
+            while True:
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+                except TimeoutError:  # asyncio.wait_for's, since Python 3.11
+                    await _answer(scope, send, 408, f"the request body did not arrive within "
+                                                    f"{self.limits.read_timeout:g} s (translate serve --read-timeout); "
+                                                    f"send it again")
+                    return
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > limit:
-                    raise _error(413, self._too_large(f"more than {limit} bytes"))
-            return message
+                    await _answer(scope, send, 413, self._too_large(f"more than {limit} bytes"))
+                    return
+                body.write(chunk)
+                if not message.get("more_body", False):
+                    break
+            busy = self.limits.max_concurrent + self.limits.max_queue
+            if self.flight.count >= busy:
+                detail = (f"the server is busy: {busy} requests are in flight (translate serve --max-concurrent "
+                          f"{self.limits.max_concurrent} --max-queue {self.limits.max_queue}); retry later")
+                await _answer(scope, send, 429, detail, {"Retry-After": "1"})
+                return
+            body.seek(0)
+            started = False
 
-        self.flight.count += 1
-        try:
-            await self.app(scope, counted, send)
-        finally:
-            self.flight.count -= 1
+            async def replay() -> dict:
+                nonlocal started
+                if not started or body.tell() < received:  # an empty body is one empty message
+                    started = True
+                    chunk = body.read(_SPOOL_BYTES)
+                    return {"type": "http.request", "body": chunk, "more_body": body.tell() < received}
+                return await receive()  # after the body: http.disconnect when the client goes away
+
+            self.flight.count += 1
+            try:
+                await self.app(scope, replay, send)
+            finally:
+                self.flight.count -= 1
 
 
 def _page() -> str:
@@ -276,8 +361,12 @@ def create_app(models: dict[str, ServedModel], limits: Limits = Limits()) -> Fas
     """The FastAPI application serving ``models`` (from :func:`load_models`) within ``limits``."""
     if not models:
         raise TranslateError("no model to serve")
-    app = FastAPI(title="translate", version=__version__,
-                  description="Image-to-image translation with GANs: the models this server was started with.")
+    from fastapi_offline import FastAPIOffline
+
+    # /docs and /redoc load Swagger UI / ReDoc from this server (fastapi-offline ships the files), not
+    # from a CDN: the page works on a machine without internet.
+    app = FastAPIOffline(title="translate", version=__version__,
+                         description="Image-to-image translation with GANs: the models this server was started with.")
     flight = _Flight()
     app.add_middleware(_Gate, limits=limits, flight=flight)
     # Waiting for a slot happens in a worker thread, not on the event loop: no asyncio primitive
@@ -299,6 +388,8 @@ def create_app(models: dict[str, ServedModel], limits: Limits = Limits()) -> Fas
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, MemoryError):  # anywhere in a request (the form parser, a copy): not a bug
+            return JSONResponse({"detail": "out of memory; send a smaller image, or retry later"}, 503)
         log.exception("a bug in translate serve")  # the traceback goes to the server's log only
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         return JSONResponse({"detail": printable(f"internal error ({type(exc).__name__}: {reason}); "
@@ -316,15 +407,20 @@ def create_app(models: dict[str, ServedModel], limits: Limits = Limits()) -> Fas
     async def list_models() -> dict[str, Any]:
         return {"models": [m.describe() for m in models.values()],
                 "limits": {"max_upload_bytes": limits.max_upload_bytes, "max_pixels": limits.max_pixels,
+                           "max_output_pixels": limits.max_output_pixels, "max_memory_bytes": limits.max_memory_bytes,
+                           "timeout_s": limits.timeout, "read_timeout_s": limits.read_timeout,
                            "max_concurrent": limits.max_concurrent, "max_queue": limits.max_queue}}
 
     @app.post(TRANSLATE_PATH, summary="Translate one image", response_class=Response,
               responses={200: {"content": {"image/png": {}, "image/jpeg": {}},
                                "description": "the translated image (the model's scale times the input size)"},
-                         413: {"description": "upload or image too large"},
+                         408: {"description": "the body did not arrive within --read-timeout"},
+                         413: {"description": "upload, image, result or estimated memory too large"},
                          415: {"description": "not a readable image, or not multipart/form-data"},
-                         422: {"description": "bad option, unknown model, missing or mismatched mask"},
-                         429: {"description": "too many requests in flight; retry later"}})
+                         422: {"description": "bad option (tiles that do not fit the image), unknown model, "
+                                              "missing or mismatched mask"},
+                         429: {"description": "too many requests in flight; retry later"},
+                         503: {"description": "out of memory, or not done within --timeout"}})
     async def translate_image(
         request: Request,
         image: UploadFile = File(..., description="the image (any format `translate run` reads)"),
@@ -353,12 +449,36 @@ def create_app(models: dict[str, ServedModel], limits: Limits = Limits()) -> Fas
         mask_data = await mask.read() if mask is not None else None
         mask_name = _upload_name(mask.filename if mask is not None else None, "mask")
 
-        def work() -> bytes:
-            with slots:
-                return translate_upload(served, translator, data, name, mask_data, mask_name,
-                                        tile=tile, tile_overlap=tile_overlap, ext=ext, limits=limits)
+        # The work stops at its next tile (or while waiting for a slot) once the client has gone
+        # or the deadline has passed: nothing computes for nobody.
+        gone = threading.Event()
+        deadline = time.monotonic() + limits.timeout
 
-        body = await run_in_threadpool(work)
+        def stop() -> bool:
+            return gone.is_set() or time.monotonic() > deadline
+
+        def work() -> bytes:
+            _acquire(slots, stop)
+            try:
+                return translate_upload(served, translator, data, name, mask_data, mask_name, tile=tile,
+                                        tile_overlap=tile_overlap, ext=ext, limits=limits, stop=stop)
+            finally:
+                slots.release()
+
+        task = asyncio.ensure_future(run_in_threadpool(work))
+        try:
+            while not (await asyncio.wait({task}, timeout=0.25))[0]:
+                if not gone.is_set() and await request.is_disconnected():
+                    gone.set()
+            body = task.result()
+        except Interrupted:
+            if gone.is_set():  # nobody reads this answer
+                raise _error(503, f"{name}: the client disconnected; the work was stopped") from None
+            raise _error(503, f"{name}: not done within this server's limit of {limits.timeout:g} s (translate "
+                              f"serve --timeout); send a smaller image, or tiles (tile=512) on a busy server") from None
+        finally:
+            if not task.done():  # this handler was cancelled: let the work stop at its next tile
+                gone.set()
         filename = _download_name(name, served.name, ext)
         return Response(body, media_type=MEDIA_TYPES[ext],
                         headers={"Content-Disposition": f'inline; filename="{filename}"'})
@@ -366,4 +486,61 @@ def create_app(models: dict[str, ServedModel], limits: Limits = Limits()) -> Fas
     return app
 
 
-__all__ = ["Limits", "ServedModel", "create_app", "load_models", "output_format", "translate_upload"]
+def http_protocol(header_timeout: float) -> type:
+    """uvicorn's h11 HTTP protocol class with three changes, for ``uvicorn.Config(http=...)``:
+
+    - its own 400 answers (a request line or headers over h11's 16 KiB, a malformed request or
+      chunked body) are a JSON ``{"detail": "one line"}`` like every other error, not plain text;
+    - when such a 400 ends a request whose handler is running, the handler sees the client as
+      gone (``http.disconnect``) and its answer is dropped, instead of h11 raising
+      ``LocalProtocolError`` into it (which was logged as a bug, with tracebacks);
+    - a connection that has not sent a whole request line and headers within ``header_timeout``
+      seconds of opening is closed (uvicorn has no such timeout; the body's is :class:`_Gate`'s).
+    """
+    import json
+
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class JsonErrorsH11Protocol(H11Protocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._header_timer = self.loop.call_later(header_timeout, self._headers_overdue)
+
+        def _headers_overdue(self) -> None:
+            if self.cycle is None and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._header_timer.cancel()
+            super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            if self.cycle is not None and not self.cycle.response_complete:
+                self.cycle.disconnected = True  # the handler's answer is dropped, not raised into
+                self.cycle.message_event.set()
+            pending, _ = self.conn.trailing_data
+            # what h11 buffers before it gives up (uvicorn's --h11-max-incomplete-event-size, 16 KiB)
+            limit = getattr(self.conn, "_max_incomplete_event_size", 16 * 1024)
+            if len(pending) >= limit:
+                reason = f"the request line or headers are longer than {limit} bytes; send a shorter URL"
+            else:
+                reason = "not a valid HTTP/1.1 request (a malformed request line, header or chunked body)"
+            if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):  # an answer has begun: just close
+                self.transport.close()
+                return
+            body = json.dumps({"detail": reason}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                       (b"connection", b"close")]
+            try:
+                for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+                              h11.Data(data=body), h11.EndOfMessage()):
+                    self.transport.write(self.conn.send(event))
+            except h11.LocalProtocolError:
+                pass
+            self.transport.close()
+
+    return JsonErrorsH11Protocol
+
+
+__all__ = ["Limits", "ServedModel", "create_app", "http_protocol", "load_models", "output_format", "translate_upload"]

@@ -87,6 +87,14 @@ class _AvReader(_Reader):
             self.container.close()
             raise TranslateError(f"{path}: has no video stream")
         self.stream = stream = streams[0]
+        # the frame size the stream's header declares, checked before a frame is decoded (as a still
+        # image's header is): a tiny file can declare frames of gigapixels
+        width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
+        if width * height > pixel_limit():
+            self.container.close()
+            raise PixelLimitError(f"{path}: its video stream declares {width}x{height} frames, more than the limit of "
+                                  f"{pixel_limit()} pixels ({PIXEL_LIMIT_ENV}); if they really are that large, set "
+                                  f"{PIXEL_LIMIT_ENV} before starting translate")
         stream.thread_type = "AUTO"
         self.audio = [s for s in self.container.streams.audio if s.codec_context is not None]
         self.time_base = stream.time_base or Fraction(1, 1000)
