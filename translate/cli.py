@@ -15,7 +15,7 @@ import sys
 from translate.errors import TranslateError, printable
 from translate.version import DISTRIBUTION, __version__
 
-SUBCOMMANDS = ("run", "serve", "train", "eval", "export", "convert", "zoo")
+SUBCOMMANDS = ("run", "serve", "train", "eval", "export", "convert", "zoo", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:
