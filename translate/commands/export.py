@@ -31,7 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "`translate run model.onnx IMAGE` and translate.run.runtime need nothing else. The "
                     "export is checked against PyTorch with onnxruntime before the file is written.")
     p.add_argument("model", help="zoo name, checkpoint / run folder, .pth or .safetensors file")
-    p.add_argument("-o", "--output", required=True, help="the ONNX file to write (must end in .onnx)")
+    p.add_argument("-o", "--output", help="the ONNX file to write (must end in .onnx); required unless --web is given")
+    p.add_argument("--web", metavar="DIR",
+                   help="write a static offline web app to the new folder DIR instead: index.html, the JavaScript "
+                        "runtime, the model and onnxruntime-web's files (drop an image, before / after, download); "
+                        "MODEL may also be an exported .onnx file; serve it with `python -m http.server -d DIR`")
+    p.add_argument("--ort-web", metavar="PATH",
+                   help="--web: an installed onnxruntime-web (node_modules/onnxruntime-web, its dist folder, or a "
+                        "folder whose node_modules holds it; default: the js/ folder's own install)")
+    p.add_argument("--web-tile", type=int, default=256, metavar="N",
+                   help="--web: the fixed tile size the page uses on WebGPU (default 256)")
     p.add_argument("--fp16", action="store_true",
                    help="float16 weights and activations, float32 inputs/outputs (for GPUs; checked to 2e-2)")
     p.add_argument("--int8", action="store_true",
@@ -61,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.opset is not None and args.opset < 7:
         raise TranslateError(f"--opset {args.opset}: too old; use 17 or newer")
+    if args.web is not None:
+        return _run_web(args)
+    if args.output is None:
+        raise TranslateError("give -o FILE.onnx (the ONNX file to write) or --web DIR (a web app folder)")
     result = export_model(
         args.model, args.output, direction=args.direction, weights_file=args.weights, arch=args.arch,
         norm=args.norm, fp16=args.fp16, opset=args.opset, batch=args.batch, verify_images=args.verify_image,
@@ -76,4 +89,23 @@ def run(args: argparse.Namespace) -> int:
         print(result.int8.summary())
     print(f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB, {result.precision}, opset {result.opset}, "
           f"{result.exporter} exporter, batch {result.batch})")
+    return 0
+
+
+def _run_web(args: argparse.Namespace) -> int:
+    """`translate export MODEL --web DIR`: the web app folder (translate.export.web)."""
+    from translate.export.web import export_web
+
+    if args.output is not None:
+        raise TranslateError("--web DIR writes the model into DIR; leave out -o")
+    result = export_web(
+        args.model, args.web, ort_web=args.ort_web, webgpu_tile=args.web_tile,
+        progress=lambda message: print(message, file=sys.stderr), direction=args.direction, weights_file=args.weights,
+        arch=args.arch, norm=args.norm, fp16=args.fp16, opset=args.opset, batch=args.batch,
+        verify_images=args.verify_image, int8=args.int8, calibration=args.calibration, int8_check=args.int8_check,
+        int8_method=args.int8_method, int8_gate_db=args.int8_gate_db)
+    print(f"checked: onnxruntime-web ({result.ort_web}) ran {result.model_file.name} on WASM in Node.js "
+          f"({result.check_ms:.0f} ms)")
+    print(f"wrote {result.folder} ({result.size_bytes / 1e6:.1f} MB); serve it with "
+          f"`python -m http.server -d {result.folder}` and open http://localhost:8000/")
     return 0
