@@ -90,20 +90,47 @@ def test_collapse_is_an_output_that_ignores_its_input(output, fires):
     recipe.set_gradients(1.0)
     monitor = HealthMonitor(GAN, every=1)
     found = []
-    for it in range(1, 30):
+    for it in range(1, health.COLLAPSE_WARMUP_ITERS + 10):
         _images(recipe, rng, output)
-        found += monitor.step(it, {"D_real": 0.5, "D_fake": 0.5, "G_GAN": 1.0}, recipe, None)
-    assert [f.kind for f in found] == (["collapse"] if fires else [])
-    if fires:  # judged only after the warm-up
-        assert health.COLLAPSE_WARMUP <= min(monitor.checks, 30)
-        assert "hardly depends on its input" in found[0].message
+        found += [(it, f) for f in monitor.step(it, {"D_real": 0.5, "D_fake": 0.5, "G_GAN": 1.0}, recipe, None)]
+    assert [f.kind for _, f in found] == (["collapse"] if fires else [])
+    if fires:  # judged only after the warm-up, then at once
+        assert found[0][0] == health.COLLAPSE_WARMUP_ITERS
+        assert "hardly depends on its input" in found[0][1].message
+
+
+def test_outputs_are_looked_at_often_early_then_at_the_health_interval():
+    due = lambda every, upto: [it for it in range(1, upto + 1) if health.outputs_due(it, every)]
+    early, late = health.OUTPUTS_EARLY_EVERY, health.OUTPUTS_EARLY_ITERS
+    assert due(50, late) == list(range(early, late + 1, early))  # the default: 10x as often early
+    assert [it for it in range(late + 1, late + 201) if health.outputs_due(it, 50)] == [late + 50, late + 100,
+                                                                                         late + 150, late + 200]
+    assert due(5, 100) == list(range(5, 101, 5))  # a shorter interval is kept
+    assert due(1, 12) == list(range(1, 13))
+
+
+@pytest.mark.parametrize("every", [50, 200])
+def test_a_collapse_is_reported_soon_after_the_warm_up_at_any_interval(every):
+    # At --health-every 50 the monitor used to need 10 checks of warm-up and 8 inputs: iteration
+    # 500 at the earliest. Output that ignores its input from the start is now reported when the
+    # warm-up ends, whatever the interval; the losses and gradients are still checked every `every`.
+    recipe, rng = FakeRecipe(), torch.Generator().manual_seed(0)
+    recipe.set_gradients(1.0)
+    monitor = HealthMonitor(GAN, every=every)
+    for it in range(1, 301):
+        _images(recipe, rng, lambda x: torch.ones_like(x) - 0.001 * torch.rand_like(x))
+        found = monitor.step(it, {"D_real": 0.5, "D_fake": 0.5, "G_GAN": 1.0}, recipe, None)
+        if found:
+            break
+    assert [f.kind for f in found] == ["collapse"] and it == health.COLLAPSE_WARMUP_ITERS
+    assert monitor.checks == it // every
 
 
 def test_a_target_domain_that_is_nearly_constant_is_not_blamed_on_a_faithful_generator():
     recipe, rng = FakeRecipe(), torch.Generator().manual_seed(0)
     recipe.set_gradients(1.0)
     monitor = HealthMonitor(GAN, every=1)
-    for it in range(1, 30):
+    for it in range(1, health.COLLAPSE_WARMUP_ITERS + 30):
         faint = torch.rand(1, 3, 16, 16, generator=rng) * 0.02
         recipe.visuals = [torch.rand(1, 3, 16, 16, generator=rng) * 2 - 1, 1 - faint, 1 - faint.flip(-1)]
         assert monitor.step(it, {}, recipe, None) == []
@@ -171,3 +198,15 @@ def test_sat2mask_collapse_warns_and_the_same_run_on_facades_does_not(tmp_path, 
         assert "the data itself teaches near-constant output" in err
         assert "training health warnings" in (run / "index.html").read_text()
     assert all(json.dumps(r) for r in records)
+
+
+def test_sat2mask_collapse_is_reported_within_150_iterations_at_the_default_interval(tmp_path, capsys, shared_data):
+    # The tiny sat2mask run above, without --health-every: at the default interval (50) it used to
+    # need ~900 iterations before the collapse check could speak.
+    default_interval = [a for a in TINY if a not in ("--health-every", "5")]
+    run = tmp_path / "sat2mask"
+    assert main(["train", "pix2pix", "--data", str(PAIRED / "sat2mask" / "train"), "--out", str(run),
+                 *default_interval]) == 0
+    collapse = [r for r in read_log(run / "losses.jsonl") if r.get("health") == "collapse"]
+    assert len(collapse) == 1 and collapse[0]["iteration"] <= 150
+    assert "translate: warning: the generator's output hardly depends on its input" in capsys.readouterr().err

@@ -30,6 +30,17 @@ with other work on the machine stopped; the load average is printed.
 
     python tools/bench/bench_train.py --end-to-end --recipes cyclegan pix2pix --n1 3 --n2 12
 
+``--compare`` puts unpaired recipes side by side, as the CUT paper's Table 1 does (CycleGAN, CUT,
+FastCUT: seconds per iteration and peak memory at 256x256, batch 1, the reference defaults): each
+recipe's fp32 synthetic step runs in a fresh process (so each one's peak memory is its own: CUDA
+``max_memory_allocated``, or on the CPU the growth of the process's peak resident set from just
+before the networks are built), the recipes take turns for ``--rounds`` rounds and the median is
+kept, so a change of load on a shared machine hits all of them. ``--set KEY=VALUE`` changes a
+config field of every recipe that has it (e.g. the shipped facades size: ``--set ngf=16 --set ndf=32
+--sizes 128``).
+
+    python tools/bench/bench_train.py --compare cyclegan cut fastcut --rounds 2 --iters 3
+
 Peer comparison (REFERENCE.md, measured side by side on a quiet 2-core CPU, whole command, 12
 minus 3 iterations, 256x256 batch 1 fp32): the reference ``train.py`` 5.81 s/iteration,
 ``translate train cyclegan`` 5.83 s/iteration.
@@ -38,6 +49,7 @@ minus 3 iterations, 256x256 batch 1 fp32): the reference ``train.py`` 5.81 s/ite
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -56,6 +68,9 @@ import torch  # noqa: E402
 from translate import precision  # noqa: E402
 from translate.train import distributed  # noqa: E402
 from translate.train.recipes import get_recipe  # noqa: E402
+
+#: Names --compare / --recipes take that are a recipe under a preset (FastCUT is the cut recipe's other mode).
+RECIPE_PRESETS = {"cut": ("cut", {"mode": "cut"}), "fastcut": ("cut", {"mode": "fastcut"})}
 
 VARIANTS = {
     "fp32": {},
@@ -109,12 +124,17 @@ def random_batch(recipe_name: str, config, batch: int, size: int, device: torch.
     return {"A": rand(getattr(config, "input_nc", 3), size), "B": rand(getattr(config, "output_nc", 3), size)}
 
 
-def build(recipe_name: str, variant: dict, size: int, batch: int, device: torch.device):
-    """The recipe under ``variant`` with a random batch and the step function the trainer runs."""
+def build(recipe_name: str, variant: dict, size: int, batch: int, device: torch.device,
+          overrides: dict | None = None):
+    """The recipe under ``variant`` with a random batch and the step function the trainer runs;
+    ``overrides``: config fields to change where the recipe's config has them."""
+    recipe_name, preset = RECIPE_PRESETS.get(recipe_name, (recipe_name, {}))
     recipe_cls = get_recipe(recipe_name)
     extra = {"patch_size": size} if recipe_name == "srgan" else {}
+    fields = {f.name for f in dataclasses.fields(recipe_cls.Config)}
+    chosen = {k: v for k, v in (overrides or {}).items() if k in fields}
     config = recipe_cls.Config(data="-", out="-", batch_size=batch, load_size=size, crop_size=size,
-                               preprocess="crop", device=device.type, **extra, **variant)
+                               preprocess="crop", device=device.type, **extra, **preset, **chosen, **variant)
     torch.manual_seed(0)
     recipe = recipe_cls(config, device, "bench")
     distributed.prepare_recipe(recipe, config, device, distributed.DistInfo())
@@ -153,6 +173,75 @@ def time_steps(step, device: torch.device, iters: int, warmup: int) -> list[floa
         sync(device)
         times.append(time.perf_counter() - t)
     return times
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` strings -> {key: value}, the value read as JSON when it parses (16, 0.5, true)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {pair}: expected KEY=VALUE")
+        try:
+            out[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.replace("-", "_")] = value
+    return out
+
+
+def resident_bytes() -> int:
+    """The process's resident set now (Linux /proc; 0 elsewhere)."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def measure_one(args: argparse.Namespace, device: torch.device) -> dict:
+    """--compare's child process: s/it (median) and peak memory of one recipe's fp32 step."""
+    import resource
+
+    size, batch = (args.sizes or [256])[0], args.batches[0]
+    get_recipe(RECIPE_PRESETS.get(args.one, (args.one, {}))[0])  # its imports are not the step's memory
+    before = resident_bytes()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    step = build(args.one, VARIANTS["fp32"], size, batch, device, parse_overrides(args.set))
+    times = time_steps(step, device, args.iters or 3, 1 if args.warmup is None else args.warmup)
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device)
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before  # Linux: KiB
+    return {"recipe": args.one, "size": size, "batch": batch, "s_per_it": statistics.median(times), "times": times,
+            "peak_memory_mb": peak / 2**20}
+
+
+def compare(args: argparse.Namespace, device: torch.device) -> list[dict]:
+    """Each --compare recipe in a fresh process, taking turns for --rounds rounds; medians per recipe."""
+    base = [sys.executable, str(Path(__file__).resolve()), "--device", device.type, "--batches", str(args.batches[0]),
+            "--sizes", str((args.sizes or [256])[0]), "--iters", str(args.iters or 3)]
+    base += ["--warmup", str(args.warmup)] if args.warmup is not None else []
+    base += ["--threads", str(args.threads)] if args.threads else []
+    for pair in args.set:
+        base += ["--set", pair]
+    runs: dict[str, list[dict]] = {name: [] for name in args.compare}
+    for _ in range(args.rounds):
+        for name in args.compare:
+            done = subprocess.run([*base, "--one", name], capture_output=True, text=True, cwd=ROOT)
+            if done.returncode:
+                raise SystemExit(f"--compare {name} failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+            runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"{'recipe':10} {'size':>5} {'batch':>5} {'s/it':>8} {'peak MB':>9}  rounds (s/it)", flush=True)
+    rows = []
+    for name, results in runs.items():
+        row = {"recipe": name, "size": results[0]["size"], "batch": results[0]["batch"],
+               "s_per_it": statistics.median(r["s_per_it"] for r in results),
+               "peak_memory_mb": statistics.median(r["peak_memory_mb"] for r in results),
+               "rounds": [r["s_per_it"] for r in results], "overrides": parse_overrides(args.set)}
+        rows.append(row)
+        print(f"{name:10} {row['size']:>5} {row['batch']:>5} {row['s_per_it']:8.3f} {row['peak_memory_mb']:9.0f}  "
+              + " ".join(f"{t:.3f}" for t in row["rounds"]), flush=True)
+    return rows
 
 
 def time_command(recipe_name: str, data: Path, iterations: int, out: Path, extra: list[str]) -> float:
@@ -211,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 warm-up + 2 timed iterations, "
                         "variants fp32 bf16 channels_last")
     parser.add_argument("--recipes", nargs="+", default=["pix2pix", "cyclegan"],
-                        choices=["pix2pix", "cyclegan", "srgan", "derain", "inpaint"])
+                        choices=["pix2pix", "cyclegan", "cut", "fastcut", "srgan", "derain", "inpaint"])
     parser.add_argument("--sizes", nargs="+", type=int, help="crop sizes (default 256; pix2pix's U-Net 256 needs "
                         "multiples of 256)")
     parser.add_argument("--batches", nargs="+", type=int, default=[1], help="batch sizes (default 1)")
@@ -222,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--compare", nargs="+", metavar="RECIPE", help="side by side, each in a fresh process: "
+                        "s/it and peak memory (e.g. cyclegan cut fastcut)")
+    parser.add_argument("--rounds", type=int, default=1, help="--compare: turns each recipe takes (median kept)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change a config field of every recipe that has it (repeatable)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # --compare's child process
     e2e = parser.add_argument_group("end to end (the real `translate train` command)")
     e2e.add_argument("--end-to-end", action="store_true", help="time the real command for --n1 and --n2 iterations")
     e2e.add_argument("--n1", type=int, default=3, help="iterations of the short run (default 3)")
@@ -243,8 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
 
+    if args.one:
+        print(json.dumps(measure_one(args, device)))
+        return 0
     load = os.getloadavg()
-    peak = matmul_peak(device) if not args.end_to_end else float("nan")  # only the FLOP/s table needs it
+    peak = matmul_peak(device) if not (args.end_to_end or args.compare) else float("nan")  # only the FLOP/s table needs it
     header = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or
               platform.machine(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
               "torch": torch.__version__, "load_average_1_5_15": [round(x, 2) for x in load],
@@ -253,6 +351,15 @@ def main(argv: list[str] | None = None) -> int:
     if load[0] > (os.cpu_count() or 1) * 0.5:
         print(f"# warning: load average {load[0]:.1f} on {os.cpu_count()} CPUs: the machine is busy, "
               f"numbers are pessimistic", flush=True)
+    if args.compare:
+        rows = compare(args, device)
+        header["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        print(f"# load average after: {header['load_average_after']}", flush=True)
+        if args.json:
+            from translate.fileio import atomic_write_text
+
+            atomic_write_text(args.json, json.dumps({"machine": header, "compare": rows}, indent=2) + "\n")
+        return 0
     if args.end_to_end:
         rows = end_to_end(args, device)
         header["load_average_after"] = [round(x, 2) for x in os.getloadavg()]

@@ -7,6 +7,9 @@
 #   bash tools/ship/train_facades.sh cyclegan      # CycleGAN, unpaired photos <-> label maps (runs/facades-cyclegan)
 #   OMP_NUM_THREADS=2 bash tools/ship/train_facades.sh cyclegan-long   # the same, 33 epochs, alone on the
 #                                             # CPU (runs/facades-cyclegan-long: the shipped one)
+#   bash tools/ship/train_facades.sh cut       # CUT, photo -> label map, one generator (runs/facades-cut-photo2label)
+#   bash tools/ship/train_facades.sh fastcut   # FastCUT, the same                     (runs/facades-fastcut-photo2label)
+#   DIRECTION=BtoA bash tools/ship/train_facades.sh cut   # label map -> photo         (runs/facades-cut-label2photo)
 #
 # Data: only paired/facades/train (400 A|B images, A = photo, B = label map). Its files whose number
 # is a multiple of 10 (40) are the validation split (runs/facades/val), the other 360 the training
@@ -61,6 +64,13 @@ CYCLEGAN_SCHEDULE=(--epochs 4 --epochs-decay 3)   # 7 epochs, 2520 iterations
 # A later session (2026-11-26) had the CPU to itself for about 70 minutes: 0.33 s per iteration
 # with two threads, so 17 + 16 epochs (11880 iterations) from scratch, nothing else changed.
 CYCLEGAN_LONG_SCHEDULE=(--epochs 17 --epochs-decay 16)
+# CUT / FastCUT (issue #23), same data, network size, crops and thread count as cyclegan-long, trained
+# for the same wall clock: CycleGAN's 11880 iterations x (CycleGAN s/it / CUT s/it), the two measured
+# side by side in one run (docs/cut.md: tools/bench/bench_train.py --compare cyclegan cut fastcut
+# --set ngf=16 --set ndf=32 --set lambda_identity=0 --sizes 128 --threads 1), rounded to whole epochs
+# of 360 iterations and split like the CycleGAN's into a constant half and a decay half.
+CUT_SCHEDULE=(--epochs 16 --epochs-decay 16)
+FASTCUT_SCHEDULE=(--epochs 32 --epochs-decay 32)
 
 pix2pix() {  # $1: run name, $2: direction
   local run="$RUNS/$1"
@@ -82,5 +92,16 @@ case "${1:-}" in
     exec $T train cyclegan --data "$RUNS/facades_unpaired" --out "$run" \
         --netG resnet_9blocks --ngf 16 --ndf 32 --load-size 286 --crop-size 128 --lambda-identity 0 \
         "${schedule[@]}" "${COMMON[@]}" ;;
-  *) echo "usage: bash tools/ship/train_facades.sh data|photo2label|label2photo|cyclegan|cyclegan-long" >&2; exit 2 ;;
+  cut|fastcut)
+    make_data
+    direction=${DIRECTION:-AtoB}
+    if [ "$direction" = AtoB ]; then name=photo2label; else name=label2photo; fi
+    run="$RUNS/facades-$1-$name"
+    if [ "$1" = cut ]; then schedule=("${CUT_SCHEDULE[@]}"); else schedule=("${FASTCUT_SCHEDULE[@]}"); fi
+    if [ -f "$run/checkpoints/latest.pt" ]; then exec $T train --resume "$run" "${schedule[@]}"; fi
+    exec $T train cut --mode "$1" --direction "$direction" --data "$RUNS/facades_unpaired" --out "$run" \
+        --netG resnet_9blocks --ngf 16 --ndf 32 --load-size 286 --crop-size 128 \
+        "${schedule[@]}" "${COMMON[@]}" --save-every 200 ;;
+  *) echo "usage: bash tools/ship/train_facades.sh data|photo2label|label2photo|cyclegan|cyclegan-long|cut|fastcut" >&2
+     exit 2 ;;
 esac

@@ -343,7 +343,7 @@ ALIGNED = Layout(
     "a folder (or its train/ subfolder) of images with A on the left half and B on the right half",
     folders=("train",), own_images="train", optional=("val", "test"), side_by_side=True)
 UNALIGNED = Layout(
-    "unaligned", ("cyclegan",), ("unpaired",),
+    "unaligned", ("cyclegan", "cut"), ("unpaired",),
     "an unpaired dataset with trainA/ and trainB/ subfolders of images (testA/, testB/ optional)",
     folders=("trainA", "trainB"), optional=("valA", "valB", "testA", "testB"))
 SR = Layout(

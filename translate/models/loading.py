@@ -36,7 +36,7 @@ def _official_card(path: Path, state_dict: dict, arch: str | None, norm: str | N
             f"{path}: cannot tell the architecture from its keys ({community.unknown_hint()}); for a CycleGAN / "
             f"pix2pix file pass --arch (resnet_9blocks, resnet_6blocks, unet_256, unet_128) and --norm (instance, batch)")
     if task is None:
-        _, task = architectures.reference_config(config["arch"])
+        _, task = architectures.reference_config(config["arch"], config)
     return ModelCard(name=path.stem, task=task, generator=config, multiple=architectures.size_multiple(config),
                      source=str(path), licence="as the file's source", description="state dict file")
 

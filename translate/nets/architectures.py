@@ -46,7 +46,9 @@ class Generator:
     ``inputs``: the planes it is given, in channel order (an image, then e.g. a hole mask of one
     channel each); ``reference``: a layout of the reference CycleGAN / pix2pix code, with the
     norm / dropout its official files use (a ``--netG`` choice of the GAN recipes and an
-    ``--arch`` of `translate run`), and the task of those files.
+    ``--arch`` of `translate run`), and the task of those files; ``reference_flag_tasks``: keyword
+    arguments that, when true, mark a file of another reference code base and its task (the
+    anti-aliased ResNet of the CUT code).
     """
 
     family: str
@@ -59,13 +61,15 @@ class Generator:
     inputs: tuple[str, ...] = ("image",)
     reference: dict[str, Any] = field(default_factory=dict)
     reference_task: str | None = None
+    reference_flag_tasks: dict[str, str] = field(default_factory=dict)
 
 
 #: Every generator translate builds, by family.
 GENERATORS: dict[str, Generator] = {g.family: g for g in (
     Generator("resnet", r"resnet_(\d+)blocks", "translate.nets.resnet:ResnetGenerator",
               ("resnet_9blocks", "resnet_6blocks"), name_kwargs=lambda m, g: {"n_blocks": int(m.group(1))},
-              multiple=lambda m, g: 4, reference={"norm": "instance"}, reference_task="cyclegan"),
+              multiple=lambda m, g: 4, reference={"norm": "instance"}, reference_task="cyclegan",
+              reference_flag_tasks={"antialias": "cut", "antialias_up": "cut"}),
     Generator("unet", r"unet_(\d+)", "translate.nets.unet:UnetGenerator", ("unet_256", "unet_128"),
               name_kwargs=lambda m, g: {"num_downs": unet_levels(m, g)},
               multiple=lambda m, g: 2 ** unet_levels(m, g),
@@ -144,7 +148,8 @@ def reference_config(arch: str, base: dict[str, Any] | None = None) -> tuple[dic
     config = {**(base or {}), "arch": arch}
     for key, value in entry.reference.items():
         config.setdefault(key, value)
-    return config, entry.reference_task
+    task = next((t for flag, t in entry.reference_flag_tasks.items() if config.get(flag)), entry.reference_task)
+    return config, task
 
 
 def family(arch: str) -> str | None:

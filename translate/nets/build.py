@@ -48,13 +48,17 @@ def build_generator(arch: str, **kwargs: Any) -> nn.Module:
 
 
 def build_discriminator(arch: str = "basic", input_nc: int = 3, ndf: int = 64, n_layers: int = 3,
-                        norm: str = "batch", num_D: int = 3) -> nn.Module:
+                        norm: str = "batch", num_D: int = 3, antialias: bool = False) -> nn.Module:
     """Build a discriminator: ``basic`` (70x70 PatchGAN), ``n_layers`` (PatchGAN with
-    ``n_layers``), ``pixel`` (1x1) or ``multiscale`` (``num_D`` PatchGANs at halving scales)."""
+    ``n_layers``), ``pixel`` (1x1) or ``multiscale`` (``num_D`` PatchGANs at halving scales).
+    ``antialias``: the PatchGANs downsample with blurred stride-1 convs (CUT reference layout)."""
+    if antialias and arch not in ("basic", "n_layers"):
+        raise TranslateError(f"anti-aliased downsampling exists for the PatchGAN (--netD basic / n_layers), "
+                             f"not --netD {arch}; pass --no-antialias or another --netD")
     if arch == "basic":
-        return PatchDiscriminator(input_nc, ndf, 3, norm)
+        return PatchDiscriminator(input_nc, ndf, 3, norm, antialias)
     if arch == "n_layers":
-        return PatchDiscriminator(input_nc, ndf, n_layers, norm)
+        return PatchDiscriminator(input_nc, ndf, n_layers, norm, antialias)
     if arch == "pixel":
         return PixelDiscriminator(input_nc, ndf, norm)
     if arch == "multiscale":
@@ -143,8 +147,16 @@ def infer_generator_config(state_dict: dict[str, torch.Tensor]) -> dict[str, Any
         dropout = any(".conv_block.6.weight" in k for k in keys)
         out_key = max((k for k in keys if re.fullmatch(r"model\.\d+\.weight", k)),
                       key=lambda k: int(k.split(".")[1]))
-        return {"arch": f"resnet_{len(blocks)}blocks", "input_nc": int(first.shape[1]),
-                "output_nc": int(state_dict[out_key].shape[0]), "ngf": int(first.shape[0]),
-                "norm": "batch" if "model.2.weight" in keys else "instance",
-                "use_dropout": dropout, "padding_type": "reflect" if padded else "zero"}
+        config = {"arch": f"resnet_{len(blocks)}blocks", "input_nc": int(first.shape[1]),
+                  "output_nc": int(state_dict[out_key].shape[0]), "ngf": int(first.shape[0]),
+                  "norm": "batch" if "model.2.weight" in keys else "instance",
+                  "use_dropout": dropout, "padding_type": "reflect" if padded else "zero"}
+        # blurred down- / up-sampling (a CUT file) store their filters as model.N.filt, before /
+        # after the residual blocks
+        blurs = [int(m.group(1)) for k in keys if (m := re.fullmatch(r"model\.(\d+)\.filt", k))]
+        if any(i < min(blocks) for i in blurs):
+            config["antialias"] = True
+        if any(i > max(blocks) for i in blurs):
+            config["antialias_up"] = True
+        return config
     return None

@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from translate.nets.antialias import BlurDownsample
 from translate.nets.layers import conv_bias, norm_layer
 
 
@@ -13,21 +14,32 @@ class PatchDiscriminator(nn.Module):
     """PatchGAN: classifies overlapping patches as real / fake, (B, C, H, W) -> (B, 1, h, w) logits.
 
     ``n_layers=3`` is the 'basic' 70x70 PatchGAN (256x256 input -> 30x30 output). Keys follow
-    the reference ``model.0``, ``model.2/3``, ... ``model.11`` layout.
+    the reference ``model.0``, ``model.2/3``, ... ``model.11`` layout. With ``antialias`` (the CUT
+    reference's default) each stride-2 conv becomes a stride-1 conv followed, after its norm and
+    LeakyReLU, by a :class:`~translate.nets.antialias.BlurDownsample` (keys ``model.0``, ``model.2.filt``,
+    ``model.3/4``, ``model.6.filt``, ``model.7/8``, ``model.10.filt``, ``model.11/12``, ``model.14``
+    for n_layers 3; 256x256 input -> 30x30 output as well).
     """
 
-    def __init__(self, input_nc: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "batch"):
+    def __init__(self, input_nc: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "batch",
+                 antialias: bool = False):
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
         bias = conv_bias(norm)
-        seq: list[nn.Module] = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        first_stride = 1 if antialias else 2
+        seq: list[nn.Module] = [nn.Conv2d(input_nc, ndf, 4, stride=first_stride, padding=1), nn.LeakyReLU(0.2, True)]
+        if antialias:
+            seq.append(BlurDownsample(ndf))
         mult = 1
         for n in range(1, n_layers + 1):
             prev, mult = mult, min(2**n, 8)
-            stride = 2 if n < n_layers else 1
-            seq += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=bias),
+            down = n < n_layers
+            seq += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2 if down and not antialias else 1, padding=1,
+                              bias=bias),
                     norm_layer(norm, ndf * mult), nn.LeakyReLU(0.2, True)]
+            if down and antialias:
+                seq.append(BlurDownsample(ndf * mult))
         seq += [nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1)]
         self.model = nn.Sequential(*seq)
 

@@ -97,8 +97,9 @@ class TrainConfig:
                           "saved checkpoint instead of keeping the moving average (0: off)", resumable=True,
                           metavar="N")
     health_every: int = opt(50, "check training health every N iterations (discriminator winning, oscillating "
-                            "losses, collapsed output, exploding gradients; warnings go to stderr, losses.jsonl and "
-                            "index.html); 0: off", resumable=True, metavar="N")
+                            "losses, exploding gradients; the generator's outputs, for collapse, every min(N, 5) "
+                            "iterations for the first 1000); warnings go to stderr, losses.jsonl and index.html; "
+                            "0: off", resumable=True, metavar="N")
 
     def validate(self) -> None:
         """Raise :class:`TranslateError` (one line) for values that cannot train."""
@@ -260,7 +261,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type[TrainConfig]
         flag = "--" + flag_name(f.name)
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
-            help_text += f" (default: {'on' if default else 'off'})"
+            if default is not None:  # None: the help text says what decides it
+                help_text += f" (default: {'on' if default else 'off'})"
         else:
             kwargs["type"] = tp
             if meta.get("choices"):

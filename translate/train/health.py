@@ -1,7 +1,8 @@
 """Training health: notice, cheaply, when a GAN goes wrong, and say in one sentence what to try.
 
 The trainer hands every iteration's losses to :class:`HealthMonitor` (a few float additions) and,
-every ``--health-every`` iterations, lets it look closer. It watches what the recipe declares in
+every ``--health-every`` iterations, lets it look closer; it looks at the generator's outputs more
+often early on (:func:`outputs_due`), where collapse sets in. It watches what the recipe declares in
 its :class:`~translate.train.recipes.HealthSignals` (which losses are the discriminator's, which are
 the generators' adversarial terms, which sheet columns are generator outputs) plus the gradient
 norms of every net, and reports four failures every GAN course teaches:
@@ -27,13 +28,29 @@ norms of every net, and reports four failures every GAN course teaches:
   targets are 99.6% white) sits at 0.2-4% of its inputs' variety after ~150 iterations, healthy
   facades runs at 12-55% from the first checks on; the second condition spares a generator whose
   targets are themselves nearly alike and which reproduces their variety. An untrained
-  generator's outputs are all near grey, so this is judged only after :data:`COLLAPSE_WARMUP`
-  checks.
+  generator's outputs can be all near grey, so this is judged only from iteration
+  :data:`COLLAPSE_WARMUP_ITERS` on. The outputs are sampled every :data:`OUTPUTS_EARLY_EVERY`
+  iterations up to iteration :data:`OUTPUTS_EARLY_ITERS` (then every ``--health-every``): at the
+  default ``--health-every 50`` alone, the 8 inputs and a warm-up of 10 checks took 500-900
+  iterations before the check could speak. Measured on the sat2mask pix2pix of issue 20 (unet_128,
+  ngf 16, ndf 16, 128 px crops, instance norm, other options default): first below both thresholds
+  at iteration 440 (reported there now, at 850 before); the same net on facades stays at 25-72% of
+  its inputs' variety from iteration 40 to 900. A look costs pooling the last step's sheet images
+  (no network call): the whole monitor took 0.6% of that run's first 1000 iterations (2-core CPU
+  shared with other jobs; 0.6% with the old schedule too: the extra looks are lost in the noise).
 * **gradients**: a net's gradient norm that is NaN / Inf (not under fp16, whose GradScaler skips
   such steps by design), or :data:`GRAD_EXPLODE` x above its median of the earlier checks for
   :data:`GRAD_HIGH_CHECKS` checks in a row; GAN gradient norms wander by factors of a few, and a
   single spike is common (a tiny facades run's saturated D once jumped 364x for one check), two
   orders of magnitude that last are an explosion.
+
+* **output ignores the input** (contrastive losses, e.g. CUT's PatchNCE): a loss the recipe
+  declares in ``chance_losses`` with the value it has when the output carries nothing of the input
+  (log of the number of candidates each patch is matched against) stays within
+  :data:`CHANCE_FRACTION` of that value for :data:`CHANCE_CHECKS` intervals in a row after
+  :data:`CHANCE_WARMUP` checks. An untrained generator starts there; a learning one leaves it
+  within a few hundred iterations, so a loss still there has stopped tying output to input
+  (typically its weight is too low for the adversarial loss it competes with).
 
 Each finding is reported once per run (the trainer prints it as ``translate: warning: ...``,
 appends it to losses.jsonl and shows it in index.html). The monitor only reads losses, sheet
@@ -66,11 +83,16 @@ COLLAPSE_IMAGES = 8
 COLLAPSE_RATIO = 0.05
 COLLAPSE_OF_REFERENCE = 0.5
 COLLAPSE_DATA_ALIKE = 0.25  # targets this much less varied than the inputs teach near-constant output themselves
-COLLAPSE_WARMUP = 10
+COLLAPSE_WARMUP_ITERS = 100
+OUTPUTS_EARLY_EVERY = 5
+OUTPUTS_EARLY_ITERS = 1000
 COLLAPSE_POOL = 32  # sheet images are area-pooled to this size: cheap, and pixel noise averages out
 GRAD_EXPLODE = 100.0
 GRAD_HISTORY = 8
 GRAD_HIGH_CHECKS = 2
+CHANCE_FRACTION = 0.95
+CHANCE_CHECKS = 5
+CHANCE_WARMUP = 10
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,8 @@ class HealthMonitor:
     def __init__(self, signals: "HealthSignals", every: int, scaled_gradients: bool = False):
         self.signals, self.every, self.scaled_gradients = signals, every, scaled_gradients
         self.watched = tuple(dict.fromkeys(signals.d_losses + signals.g_losses))
+        self.recorded = tuple(dict.fromkeys(self.watched + tuple(name for name, _, _ in signals.chance_losses)))
+        self.chance_checks: dict[str, int] = {}  # loss -> intervals in a row near its chance value
         self.sums: dict[str, list[float]] = {}  # loss -> [n, sum, sum of squares] of the interval in progress
         self.intervals: dict[str, list[list[float]]] = {}  # loss -> [mean, variance, n] of past intervals
         self.d_low_checks = 0  # intervals in a row with every D loss below D_WIN_LOSS
@@ -115,17 +139,20 @@ class HealthMonitor:
     # -- the trainer's hook ------------------------------------------------------------------
 
     def step(self, iteration: int, losses: dict[str, float], recipe: "Recipe", batch: Any) -> list[Finding]:
-        """Record ``losses``; every ``every`` iterations also check; returns the new findings."""
-        for name in self.watched:
+        """Record ``losses``; every ``every`` iterations also check the losses and gradients, and
+        look at the outputs as :func:`outputs_due` says; returns the new findings."""
+        for name in self.recorded:
             if name in losses and math.isfinite(losses[name]):
                 acc = self.sums.setdefault(name, [0.0, 0.0, 0.0])
                 acc[0] += 1
                 acc[1] += losses[name]
                 acc[2] += losses[name] ** 2
+        outputs = self._outputs(recipe, batch, iteration) if outputs_due(iteration, self.every) else []
         if iteration % self.every:
-            return []
-        self.checks += 1
-        found = self._losses(iteration) + self._outputs(recipe, batch) + self._gradients(recipe)
+            found = outputs
+        else:
+            self.checks += 1
+            found = self._losses(iteration) + self._chance(iteration) + outputs + self._gradients(recipe)
         new = [f for f in found if (f.kind, f.subject) not in self.reported]
         self.reported.update((f.kind, f.subject) for f in new)
         return new
@@ -164,7 +191,23 @@ class HealthMonitor:
                     f"or wgangp, or --pool-size 50 (D also sees older fakes)")))
         return found
 
-    def _outputs(self, recipe: "Recipe", batch: Any) -> list[Finding]:
+    def _chance(self, iteration: int) -> list[Finding]:
+        found = []
+        for name, chance, hint in self.signals.chance_losses:
+            history = self.intervals.get(name)
+            if not history:
+                continue
+            near = history[-1][0] >= CHANCE_FRACTION * chance
+            self.chance_checks[name] = self.chance_checks.get(name, 0) + 1 if near else 0
+            if self.checks > CHANCE_WARMUP and self.chance_checks[name] >= CHANCE_CHECKS:
+                found.append(Finding("output_ignores_input", name, (
+                    f"{name} has stayed at {history[-1][0]:.3g}, within {1 - CHANCE_FRACTION:.0%} of its chance value "
+                    f"{chance:.3g} (what it is when the output carries nothing of the input), for the last "
+                    f"{self.chance_checks[name] * self.every} iterations (up to {iteration}), so the output ignores "
+                    f"the input; {hint}")))
+        return found
+
+    def _outputs(self, recipe: "Recipe", batch: Any, iteration: int) -> list[Finding]:
         if not self.signals.outputs:
             return []
         visuals = dict(zip(recipe.sheet_columns, recipe.sample(batch)))
@@ -178,7 +221,7 @@ class HealthMonitor:
                 kept = self.images.setdefault(column, [])
                 kept.extend(pooled)
                 del kept[:-COLLAPSE_IMAGES]
-            if self.checks < COLLAPSE_WARMUP or len(self.images[out]) < COLLAPSE_IMAGES:
+            if iteration < COLLAPSE_WARMUP_ITERS or len(self.images[out]) < COLLAPSE_IMAGES:
                 continue
             d_in, d_out, d_ref = (diversity(torch.stack(self.images[c])) for c in (source, out, ref))
             if d_out < COLLAPSE_RATIO * d_in and d_out < COLLAPSE_OF_REFERENCE * d_ref:
@@ -225,7 +268,8 @@ class HealthMonitor:
         """Everything the checks remember (floats, lists and tensors: weights_only-loadable)."""
         return {"sums": self.sums, "intervals": self.intervals, "d_low_checks": self.d_low_checks,
                 "checks": self.checks, "images": {k: [t.clone() for t in v] for k, v in self.images.items()},
-                "grad_norms": self.grad_norms, "grad_high": self.grad_high, "reported": sorted(list(r) for r in self.reported)}
+                "grad_norms": self.grad_norms, "grad_high": self.grad_high, "chance_checks": self.chance_checks,
+                "reported": sorted(list(r) for r in self.reported)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
@@ -236,7 +280,17 @@ class HealthMonitor:
         self.grad_norms = {k: list(v) for k, v in state["grad_norms"].items()}
         # absent from checkpoints of runs started before the "two checks in a row" rule
         self.grad_high = {k: int(v) for k, v in state.get("grad_high", {}).items()}
+        self.chance_checks = {k: int(v) for k, v in state.get("chance_checks", {}).items()}  # absent before CUT
         self.reported = {(str(k), str(s)) for k, s in state["reported"]}
+
+
+def outputs_due(iteration: int, every: int) -> bool:
+    """Whether the monitor looks at the generator's outputs (the collapse check) at ``iteration``
+    when it checks every ``every`` iterations: every ``min(every, OUTPUTS_EARLY_EVERY)`` iterations
+    up to :data:`OUTPUTS_EARLY_ITERS`, then every ``every``. A collapse usually sets in within the
+    first few hundred iterations, and a look costs only pooling the last step's sheet images."""
+    step = min(every, OUTPUTS_EARLY_EVERY) if iteration <= OUTPUTS_EARLY_ITERS else every
+    return iteration % step == 0
 
 
 def oscillation(intervals: list[list[float]]) -> tuple[float, float] | None:

@@ -39,13 +39,17 @@ class HealthSignals:
     perfectly (vanilla, lsgan, hinge; not WGAN-GP's critic); ``g_losses``: the generators'
     adversarial losses; ``outputs``: ``(input, output, reference)`` column triples of
     ``sheet_columns``: a generator's input, its output, and real images of the output domain
-    (targets) whose variety across inputs the output should roughly have.
+    (targets) whose variety across inputs the output should roughly have; ``chance_losses``:
+    ``(loss, chance, hint)`` triples: a loss whose value is ``chance`` when the output carries
+    nothing of the input (e.g. a contrastive loss at log of its number of candidates), and what to
+    try when it stays there.
     """
 
     d_losses: tuple[str, ...] = ()
     d_losses_bounded: bool = True
     g_losses: tuple[str, ...] = ()
     outputs: tuple[tuple[str, str, str], ...] = ()
+    chance_losses: tuple[tuple[str, float, str], ...] = ()
 
 
 class Recipe:
