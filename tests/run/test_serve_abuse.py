@@ -7,6 +7,7 @@ process, or `translate serve` in a subprocess where memory is measured), bounded
 import contextlib
 import json
 import logging
+import re
 import resource
 import select
 import socket
@@ -171,6 +172,23 @@ def test_a_connection_without_headers_is_closed_after_the_read_timeout():
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as sock:
             sock.sendall(b"POST /v1/translate HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+            start = time.monotonic()
+            assert sock.recv(100) == b""  # closed by the server
+            assert time.monotonic() - start < 5
+
+
+def test_a_keep_alive_connection_stalled_inside_its_next_headers_is_closed():
+    """uvicorn's keep-alive timer stops at the first byte of the next request: a client that then
+    stalls inside the headers must still be closed after the read timeout."""
+    with running(slow_app(Counting(0)), read_timeout=1) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            first = b""
+            while not re.search(rb"\r\n\r\n\{.*\}$", first, re.DOTALL):  # the whole JSON answer
+                first += sock.recv(65536)
+            assert first.startswith(b"HTTP/1.1 200"), first[:100]
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the rest
             start = time.monotonic()
             assert sock.recv(100) == b""  # closed by the server
             assert time.monotonic() - start < 5
@@ -453,3 +471,23 @@ def test_run_refuses_a_video_whose_header_declares_frames_over_the_pixel_limit(t
     assert lines == [(f"translate: skipped {video}: its video stream declares 64x48 frames, more than the limit of 3000 "
                       f"pixels (OPENCV_IO_MAX_IMAGE_PIXELS); if they really are that large, set "
                       f"OPENCV_IO_MAX_IMAGE_PIXELS before starting translate")]
+
+
+def test_run_checks_each_video_frames_work_before_decoding(tmp_path, capsys):
+    """A video's frames are held to the same work budget as an image (here the memory bound), from
+    the container's header, before any frame is decoded or the output is opened."""
+    av = pytest.importorskip("av", reason="videos need PyAV (pip install 'translate-gan[video]')")
+    video = tmp_path / "clip.mp4"
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("libx264", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(2):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")))
+        container.mux(stream.encode())
+    model = str(write_identity_onnx(tmp_path / "ident.onnx"))
+    code = main(["run", model, str(video), "-o", str(tmp_path / "out.mp4"), "--device", "cpu", "--max-memory-mb", "0.01"])
+    err = capsys.readouterr().err
+    assert code == 1 and not (tmp_path / "out.mp4").exists()
+    assert f"{video} (each frame): would need about" in err and "(translate run --max-memory-mb)" in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+    assert main(["run", model, str(video), "-o", str(tmp_path / "out.mp4"), "--device", "cpu"]) == 0

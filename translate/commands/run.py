@@ -397,7 +397,7 @@ def translate_input(translator: Translator, plan: RunPlan, job: FileJob, stop: C
     if is_video(job.source):
         translate_video(translator, job.source, job.output, tile=plan.tile, tile_overlap=plan.tile_overlap,
                         mask=job.mask, outscale=plan.outscale, batch=plan.video_batch, codec=plan.codec,
-                        crf=plan.crf, stop=stop)
+                        crf=plan.crf, stop=stop, budget=plan.budget)
     else:
         def read_within_budget(path: str | Path) -> Any:  # the decoded Image
             return read_within(path, plan.budget, translator.card, tile=plan.tile, tile_overlap=plan.tile_overlap,

@@ -495,7 +495,10 @@ def http_protocol(header_timeout: float) -> type:
       gone (``http.disconnect``) and its answer is dropped, instead of h11 raising
       ``LocalProtocolError`` into it (which was logged as a bug, with tracebacks);
     - a connection that has not sent a whole request line and headers within ``header_timeout``
-      seconds of opening is closed (uvicorn has no such timeout; the body's is :class:`_Gate`'s).
+      seconds of opening, or of its previous answer (keep-alive), is closed: uvicorn has no such
+      timeout, and its keep-alive timer stops at the first byte of the next request, so a client
+      that stalls inside those headers would hold the connection for ever (the body's timeout is
+      :class:`_Gate`'s).
     """
     import json
 
@@ -508,8 +511,15 @@ def http_protocol(header_timeout: float) -> type:
             self._header_timer = self.loop.call_later(header_timeout, self._headers_overdue)
 
         def _headers_overdue(self) -> None:
-            if self.cycle is None and not self.transport.is_closing():
+            waiting_for_headers = self.cycle is None or self.cycle.response_complete
+            if waiting_for_headers and not self.transport.is_closing():
                 self.transport.close()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():  # the next request's headers have the same time
+                self._header_timer.cancel()
+                self._header_timer = self.loop.call_later(header_timeout, self._headers_overdue)
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._header_timer.cancel()

@@ -44,6 +44,7 @@ import numpy as np
 from translate.errors import TranslateError, printable
 from translate.fileio import atomic_writer, check_not_overwriting
 from translate.imageio import Image, to_uint
+from translate.run.budget import WorkBudget, check_work
 from translate.run.video_av import _av, _format_has_alpha, _reason
 from translate.run.video_reader import Frame, _Reader, open_video
 from translate.run.video_writer import (CONTAINERS, CRF_DEFAULTS, CRF_RANGES, EncoderChoice, _Writer,
@@ -89,7 +90,7 @@ def translate_video(translator: Any, src: str | os.PathLike, dst: str | os.PathL
                     tile_overlap: int = 32, batch: int = 1, codec: str | None = None, crf: int | None = None,
                     mask: str | os.PathLike | None = None, outscale: float | None = None,
                     stop: Callable[[], bool] = lambda: False, progress: bool = True,
-                    note: Callable[[str], None] | None = None) -> int:
+                    note: Callable[[str], None] | None = None, budget: WorkBudget | None = None) -> int:
     """Translate the video ``src`` into ``dst`` frame by frame with ``translator`` (a
     :class:`~translate.run.pipeline.Translator`: PyTorch or ONNX runtime); returns the frame count.
 
@@ -101,7 +102,9 @@ def translate_video(translator: Any, src: str | os.PathLike, dst: str | os.PathL
     and no ``dst`` is written. ``progress`` shows a bar in frames (with fps and ETA) on a
     terminal; ``note`` receives remarks (audio or alpha not kept, a padded size). ``dst`` may not
     be ``src``, ``mask`` or the model file; a file that is not a readable video raises
-    :class:`TranslateError` naming it.
+    :class:`TranslateError` naming it. With ``budget``, one frame's work (its size from the
+    container's header) is checked as an image's is (:func:`translate.run.budget.check_work`)
+    before any frame is decoded.
     """
     from tqdm import tqdm
 
@@ -119,6 +122,10 @@ def translate_video(translator: Any, src: str | os.PathLike, dst: str | os.PathL
     reader = open_video(src)
     try:
         turns = reader.rotation // 90 if reader.rotation % 90 == 0 else 0
+        if budget is not None:
+            upright = (reader.width, reader.height) if turns % 2 else (reader.height, reader.width)
+            check_work(translator.card, upright, tile=tile, tile_overlap=tile_overlap, outscale=outscale,
+                       budget=budget, source=f"{src} (each frame)")
         hole = None
         if mask is not None:
             if not os.path.isfile(mask):
