@@ -73,8 +73,8 @@ def test_unaligned_folders_that_are_paired(tmp_path, capsys):
     code, out = check(ds, "unaligned", capsys)
     assert code == 0
     assert warnings(out) == [(
-        "warning: trainA/ and trainB/ look like paired data (the same 3 file names): the cyclegan recipe treats "
-        "them as two unrelated sets; if each A image has its B partner, pix2pix may fit better (`translate convert "
+        "warning: trainA/ and trainB/ look like paired data (the same 3 file names): for the cyclegan and cut "
+        "recipes they are two unrelated sets; if each A image has its B partner, pix2pix may fit better (`translate convert "
         "combine trainA trainB OUT`, then --layout aligned); if not, trainB/ should hold the other kind of images")]
     assert check(ds, "unaligned", capsys, "--strict")[0] == 1
 
@@ -86,8 +86,8 @@ def test_unaligned_pairs_by_size_and_copied_images(tmp_path, capsys):
     folder_of(ds / "trainB", sizes, seed=20, prefix="photo_")
     code, out = check(ds, "unaligned", capsys)
     assert code == 0 and warnings(out) == [(
-        "warning: trainA/ and trainB/ look like paired data (the same 4 image sizes in the same order): the cyclegan "
-        "recipe treats them as two unrelated sets; if each A image has its B partner, pix2pix may fit better "
+        "warning: trainA/ and trainB/ look like paired data (the same 4 image sizes in the same order): for the cyclegan "
+        "and cut recipes they are two unrelated sets; if each A image has its B partner, pix2pix may fit better "
         "(`translate convert combine trainA trainB OUT`, then --layout aligned); if not, trainB/ should hold the "
         "other kind of images")]
 

@@ -400,12 +400,15 @@ def test_header_less_3000px_files_are_refused_without_decoding(tmp_path):
         proc.wait(10)
 
 
+#: The two 503 lines of a decode that runs out of memory: in OpenCV's own allocation, or in numpy's copies
+#: after it (which one depends on the memory the server process already holds, not on the file).
+DECODE_OUT_OF_MEMORY = ("in.png: not enough memory to decode it (its header claims a huge image)",
+                        "in.png: out of memory while decoding it; send a smaller image, or retry later")
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_DATA caps heap and mmap memory on Linux")
-@pytest.mark.parametrize("side, expected", [
-    (12000, "in.png: not enough memory to decode it (its header claims a huge image)"),  # OpenCV's allocation
-    (9000, "in.png: out of memory while decoding it; send a smaller image, or retry later"),  # numpy's, after
-])
-def test_running_out_of_memory_while_decoding_is_a_503_line(tmp_path, side, expected):
+@pytest.mark.parametrize("side", [12000, 9000])
+def test_running_out_of_memory_while_decoding_is_a_503_line(tmp_path, side):
     """A 144 / 81 Mpx PNG inside every bound the server was given, on a process capped at 1.5 GB:
     the decode fails for memory (in OpenCV, or in numpy's float copy, the issue's HTTP 500 with a
     traceback), which is a 503 line."""
@@ -413,7 +416,8 @@ def test_running_out_of_memory_while_decoding_is_a_503_line(tmp_path, side, expe
                         "--max-output-pixels", str(1 << 30), "--max-memory-mb", "1000000")
     try:
         resource.prlimit(proc.pid, resource.RLIMIT_DATA, (1536 * 2**20, 1536 * 2**20))  # once it has started
-        assert detail(upload(url, png_bytes(np.zeros((side, side, 3), np.uint8)), timeout=120), 503) == expected
+        answer = upload(url, png_bytes(np.zeros((side, side, 3), np.uint8)), timeout=120)
+        assert detail(answer, 503) in DECODE_OUT_OF_MEMORY
     finally:
         proc.kill()
         _, err = proc.communicate(timeout=10)

@@ -256,6 +256,13 @@ class Layout:
     small_side: int = 0
 
     @property
+    def readers(self) -> str:
+        """The recipes that read this layout, for messages: "the pix2pix recipe", "the cyclegan and
+        cut recipes"."""
+        *first, last = self.recipes
+        return f"the {last} recipe" if not first else f"the {', '.join(first)} and {last} recipes"
+
+    @property
     def training_roles(self) -> tuple[str, ...]:
         """The roles whose images training reads."""
         return self.folders + ((self.own_images,) if self.own_images and self.own_images not in self.folders else ())
@@ -323,7 +330,7 @@ class Layout:
             if role in self.folders:
                 errors.append(f"{message}; {self.naming}")
             else:
-                warnings.append(f"{message}; the {'/'.join(self.recipes)} recipe does not read {other_dir.name}/")
+                warnings.append(f"{message}; {other_dir.name}/ is not read by {self.readers}")
         if lone_other:
             warnings.append(f"{other_dir}: {len(lone_other)} image(s) have no partner in {first_dir} (first: "
                             f"{lone_other[0].name}); training leaves them out")

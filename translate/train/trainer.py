@@ -221,6 +221,8 @@ class Trainer:
             if "DataLoader worker" not in str(e):
                 raise
             raise WorkerDied(str(e).splitlines()[0].rstrip(". ")) from None
+        except (EOFError, ConnectionError):  # killed while handing a batch's shared memory over (its socket closed)
+            raise WorkerDied("a DataLoader worker ended while sending a batch") from None
 
     # -- logging -------------------------------------------------------------------------
 

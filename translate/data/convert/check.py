@@ -333,8 +333,8 @@ def _check_unpaired_copies(declared: Layout, found: Found, scans: dict[Path, _Sc
         why.append(f"the same {len(set(sizes_a))} image sizes in the same order")
     if why:
         report.warnings.append(
-            f"{a_label} and {b_label} look like paired data ({' and '.join(why)}): the "
-            f"{'/'.join(declared.recipes)} recipe treats them as two unrelated sets; if each A image has its B "
+            f"{a_label} and {b_label} look like paired data ({' and '.join(why)}): for "
+            f"{declared.readers} they are two unrelated sets; if each A image has its B "
             f"partner, pix2pix may fit better (`translate convert combine {role_a} {role_b} OUT`, then "
             f"--layout aligned); if not, {b_label} should hold the other kind of images")
     in_b = {scans[p].digest: p for p in b_files if scans[p].digest}
