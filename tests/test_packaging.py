@@ -240,6 +240,9 @@ def test_python_build_and_twine_check_pass_for_both_distributions(tmp_path):
     check = _run([sys.executable, "-m", "twine", "check", "--strict", *sorted(dist.iterdir())], cwd=tmp_path, env=env)
     assert check.stdout.count("PASSED") == 4, check.stdout
     (runtime_wheel,) = dist.glob("translate_gan_runtime-*.whl")
+    for wheel in dist.glob("*.whl"):  # both carry the licence
+        with zipfile.ZipFile(wheel) as whl:
+            assert any(n.endswith(".dist-info/licenses/LICENSE") for n in whl.namelist()), wheel.name
     with zipfile.ZipFile(runtime_wheel) as whl:
         modules = sorted(n for n in whl.namelist() if n.startswith("translate/"))
         metadata = whl.read(f"translate_gan_runtime-{v}.dist-info/METADATA").decode()

@@ -26,11 +26,14 @@ def _from_checkout() -> bool:
 
 def stage_sources() -> list[str]:
     """Copy the modules named in pyproject.toml's ``[tool.translate-runtime] modules`` from the
-    checkout into ``src/`` (replacing what was there); return the list.
+    checkout into ``src/`` (replacing what was there), and the checkout's LICENSE beside
+    pyproject.toml; return the list.
     Outside a checkout, do nothing (``src/`` came with the sdist)."""
     modules = tomllib.loads((HERE / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["translate-runtime"]["modules"]
     if not _from_checkout():
         return modules
+    # the licence of the source the modules come from (pyproject.toml's license-files)
+    shutil.copyfile(CHECKOUT / "LICENSE", HERE / "LICENSE")
     shutil.rmtree(HERE / "src", ignore_errors=True)
     for module in modules:
         target = HERE / "src" / module
