@@ -39,3 +39,24 @@ def random_image(h: int, w: int, c: int = 3, dtype=np.uint8, seed: int = 0) -> n
     peak = 65535 if dtype == np.uint16 else 255
     shape = (h, w) if c == 1 else (h, w, c)
     return rng.integers(0, peak + 1, size=shape).astype(dtype)
+
+
+def headless_chromium(*flags: str):
+    """Headless Debian chromium through Selenium with ``flags`` added, or a skip saying what is
+    missing (the browser tests of `translate serve`'s page and of `translate export --web`)."""
+    import shutil
+
+    import pytest
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if chromium is None or driver is None:
+        pytest.skip("the browser test needs Debian's chromium and chromium-driver "
+                    "(apt-get install chromium chromium-driver); .ci/run installs them when it can")
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900", *flags):
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))

@@ -7,7 +7,6 @@ with every host but localhost unreachable, an image picked, the result's pixels 
 from __future__ import annotations
 
 import base64
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.helpers import save_official_generator
+from tests.helpers import headless_chromium, save_official_generator
 from tests.js.conftest import js_package  # noqa: F401 - the fixture: js/ installed by `npm ci`
 from translate.cli import main
 
@@ -71,18 +70,7 @@ def site(js_package, tmp_path_factory):
 
 
 def _browser(*flags: str):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if chromium is None or driver is None:
-        pytest.skip("the browser test needs Debian's chromium and chromium-driver "
-                    "(apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900", OFFLINE, *flags):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+    return headless_chromium(OFFLINE, *flags)
 
 
 def _translate_in_page(browser, url: str, image: Path, timeout: float = 120) -> tuple[str, str, np.ndarray]:

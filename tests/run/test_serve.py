@@ -5,7 +5,6 @@ by headless Debian chromium through Selenium against the real server."""
 import base64
 import json
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,7 +27,7 @@ from translate.models.cards import ModelCard  # noqa: E402
 from translate.run.pipeline import Translator
 from translate.run.serve import Limits, ServedModel, create_app, load_models
 
-from tests.helpers import random_image, save_official_generator, write_png
+from tests.helpers import headless_chromium, random_image, save_official_generator, write_png
 from tests.hostile_helpers import (METADATA_FORMAT, METADATA_KEY, one_error_line, write_huge_canvas_webp,
                                    write_identity_onnx, write_lying_png)
 
@@ -403,18 +402,7 @@ def test_real_server_answers_like_translate_run(live_server, files, tmp_path):
 
 def _browser():
     """Headless Debian chromium through Selenium, or a skip saying what is missing."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if chromium is None or driver is None:
-        pytest.skip("the browser test needs Debian's chromium and chromium-driver "
-                    "(apt-get install chromium chromium-driver); .ci/run installs them when it can")
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1200,900"):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+    return headless_chromium("--disable-gpu")
 
 
 OUTPUT_BYTES = """

@@ -458,15 +458,20 @@ def test_eval_has_tile_overlap_through_check_tiling(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["methods"]["model"]
 
 
-def test_run_refuses_a_video_whose_header_declares_frames_over_the_pixel_limit(tmp_path, capsys, monkeypatch):
+def _black_clip(path: Path) -> Path:
+    """A 2-frame 64x48 H.264 MP4 at ``path`` (skips without PyAV)."""
     av = pytest.importorskip("av", reason="videos need PyAV (pip install 'translate-gan[video]')")
-    video = tmp_path / "clip.mp4"
-    with av.open(str(video), "w") as container:
+    with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=5)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         for _ in range(2):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")))
         container.mux(stream.encode())
+    return path
+
+
+def test_run_refuses_a_video_whose_header_declares_frames_over_the_pixel_limit(tmp_path, capsys, monkeypatch):
+    video = _black_clip(tmp_path / "clip.mp4")
     monkeypatch.setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "3000")  # read at each check; 64x48 is 3072
     code = main(["run", str(write_identity_onnx(tmp_path / "ident.onnx")), str(video), "-o", str(tmp_path / "out.mp4"),
                  "--device", "cpu"])
@@ -480,14 +485,7 @@ def test_run_refuses_a_video_whose_header_declares_frames_over_the_pixel_limit(t
 def test_run_checks_each_video_frames_work_before_decoding(tmp_path, capsys):
     """A video's frames are held to the same work budget as an image (here the memory bound), from
     the container's header, before any frame is decoded or the output is opened."""
-    av = pytest.importorskip("av", reason="videos need PyAV (pip install 'translate-gan[video]')")
-    video = tmp_path / "clip.mp4"
-    with av.open(str(video), "w") as container:
-        stream = container.add_stream("libx264", rate=5)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for _ in range(2):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")))
-        container.mux(stream.encode())
+    video = _black_clip(tmp_path / "clip.mp4")
     model = str(write_identity_onnx(tmp_path / "ident.onnx"))
     code = main(["run", model, str(video), "-o", str(tmp_path / "out.mp4"), "--device", "cpu", "--max-memory-mb", "0.01"])
     err = capsys.readouterr().err
