@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+from translate.commands import print_table
 from translate.data import archives, layouts, public_sets
 from translate.data.public_sets import PublicSet
 from translate.errors import TranslateError, printable
@@ -82,10 +83,7 @@ def _list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     columns = ("name", "layout", "recipe", "on disk", "about")
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip())
+    print_table(rows, columns)
     return 0
 
 

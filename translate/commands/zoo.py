@@ -8,6 +8,7 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
+from translate.commands import print_table
 from translate.errors import TranslateError
 from translate.models import cards
 from translate.models.cards import ModelCard
@@ -57,10 +58,7 @@ def _list(args: argparse.Namespace) -> int:
             row["cached"] = row["cached"] != "no"
         print(json.dumps(rows, indent=2))
         return 0
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in _COLUMNS}
-    print("  ".join(c.upper().ljust(widths[c]) for c in _COLUMNS).rstrip())
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in _COLUMNS).rstrip())
+    print_table(rows, _COLUMNS)
     return 0
 
 
