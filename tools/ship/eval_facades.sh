@@ -24,3 +24,16 @@ $T eval translation --model facades-label2photo --data "$SPLIT" --train-data "$T
 echo "== labels -> photo: CycleGAN (unpaired), G_B of $CYCLEGAN_RUN"
 $T eval translation --model "$CYCLEGAN_RUN" --direction BtoA --data "$SPLIT" --train-data "$TRAIN" \
     --summary --device cpu "$@"
+# CUT / FastCUT (issue #23, docs/cut.md): one generator per direction, trained unpaired with
+# `tools/ship/train_facades.sh cut|fastcut` (DIRECTION=BtoA for label map -> photo); the card holds
+# the direction and the photo -> labels ones are scored as label maps like the CycleGAN's G_A.
+for recipe in cut fastcut; do
+  for name in photo2label label2photo; do
+    run="$RUNS/facades-$recipe-$name"
+    [ -f "$run/checkpoints/latest.pt" ] || { echo "== $recipe $name: no run at $run (skipped)"; continue; }
+    if [ "$name" = photo2label ]; then palette=(--palette facades); else palette=(); fi
+    echo "== $recipe (unpaired) $name: $run"
+    $T eval translation --model "$run" "${palette[@]}" --data "$SPLIT" --train-data "$TRAIN" --summary \
+        --device cpu "$@"
+  done
+done

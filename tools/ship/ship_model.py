@@ -5,7 +5,7 @@ normalisation, size multiple, provenance) in the header, so `translate run <name
 `translate run weights/<name>.safetensors` rebuild the network from the file alone.
 
     python tools/ship/ship_model.py RUN_DIR/checkpoints/latest.pt NAME --description "..." [--direction AtoB]
-        [--palette facades] [--fp16]
+        [--palette facades] [--fp16] [--out-dir DIR]
 """
 
 from __future__ import annotations
@@ -33,9 +33,12 @@ def main() -> None:
                                      "card, so `translate eval translation` scores them as label maps")
     p.add_argument("--fp16", action="store_true",
                    help="store float weights as float16 (half the size; loaded back into float32)")
+    p.add_argument("--out-dir", type=Path, default=REPO_WEIGHTS,
+                   help="write NAME.safetensors here instead of the repository's weights/ (e.g. on a lent GPU "
+                        "machine, to bring it back; the card still names weights/NAME.safetensors, where it ships)")
     args = p.parse_args()
     net, card = load_model(args.checkpoint, direction=args.direction)
-    out = REPO_WEIGHTS / f"{args.name}.safetensors"
+    out = args.out_dir / f"{args.name}.safetensors"
     card = dataclasses.replace(card, name=args.name, file=f"weights/{out.name}", url=None, sha256=None,
                                description=args.description, source=args.source, licence=args.licence,
                                extra={**card.extra, **({"palette": args.palette} if args.palette else {})})

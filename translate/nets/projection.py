@@ -20,8 +20,13 @@ __all__ = ["PatchSampleMLP", "l2_normalize"]
 
 
 def l2_normalize(x: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    """(N, C) -> (N, C) rows divided by (their L2 norm + ``eps``), as the reference ``Normalize``."""
-    return x / (x.pow(2).sum(1, keepdim=True).sqrt() + eps)
+    """(N, C) -> (N, C) rows divided by (their L2 norm + ``eps``), as the reference ``Normalize``.
+
+    The same value as the reference's ``x.pow(2).sum(1).pow(1/2)``, but its gradient at an all-zero
+    row is 0 instead of NaN (``sqrt``'s derivative at 0 times 0): narrow encoders (8 channels after a
+    ReLU) do produce all-zero feature vectors, and one NaN gradient stops the run at its second
+    iteration. ``torch.linalg.vector_norm`` defines that gradient as 0."""
+    return x / (torch.linalg.vector_norm(x, dim=1, keepdim=True) + eps)
 
 
 class PatchSampleMLP(nn.Module):

@@ -231,6 +231,18 @@ def test_training_steps_on_real_images_change_the_output(tmp_path, mode, capsys)
 
 
 @needs_data
+def test_a_narrow_encoder_with_all_zero_feature_vectors_keeps_training(tmp_path, capsys):
+    # ngf 4: 8 channels after the first ReLU, so some positions are all zero; the reference's
+    # normalisation gives those rows a NaN gradient and this run diverged at its second iteration
+    args = ["train", "cut", "--data", str(HORSES), "--out", str(tmp_path / "run"), "--ngf", "4", "--ndf", "4",
+            "--load-size", "36", "--crop-size", "32", "--max-iters", "4", "--workers", "0", "--seed", "0",
+            "--device", "cpu", "--print-every", "1"]
+    assert main(args) == 0, capsys.readouterr().err
+    records = [json.loads(line) for line in (tmp_path / "run" / "losses.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and all(math.isfinite(r["NCE"]) and math.isfinite(r["G"]) for r in records)
+
+
+@needs_data
 def test_resume_continues_exactly(tmp_path):
     from tests.train.test_trainer import assert_same_state
 
