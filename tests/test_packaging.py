@@ -19,6 +19,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "docs" / "samples" / "facade_labels.png"
+#: the tests that build from the checkout: setuptools writes translate_gan.egg-info into it, and
+#: packaging/runtime's backend replaces its src/ copy at each build, so two builds at once (pytest-xdist
+#: workers) would read each other's half-written files: they run on one worker, one after the other
+BUILDS_IN_THE_CHECKOUT = pytest.mark.xdist_group("builds-in-the-checkout")
 
 
 def _run(args: list, **kwargs) -> subprocess.CompletedProcess:
@@ -55,6 +59,7 @@ def test_pyproject_lists_every_package_of_translate_and_maps_weights():
 
 
 @pytest.mark.slow
+@BUILDS_IN_THE_CHECKOUT
 def test_wheel_built_from_the_sdist_carries_and_runs_the_shipped_models(tmp_path):
     for tool in ("pip", "setuptools"):  # found, not imported: setuptools replaces distutils on import
         if importlib.util.find_spec(tool) is None:
@@ -221,6 +226,7 @@ def _clean_env(tmp_path: Path) -> dict:
 
 
 @pytest.mark.slow
+@BUILDS_IN_THE_CHECKOUT
 def test_python_build_and_twine_check_pass_for_both_distributions(tmp_path):
     """`python -m build` (sdist, then the wheel from the sdist) and `twine check --strict` for
     translate-gan and translate-gan-runtime; both carry translate/version.py's version."""
@@ -254,6 +260,7 @@ def test_python_build_and_twine_check_pass_for_both_distributions(tmp_path):
 
 
 @pytest.mark.slow
+@BUILDS_IN_THE_CHECKOUT
 def test_runtime_wheel_runs_an_exported_model_in_a_fresh_venv_without_torch(tmp_path):
     """The documented torch-free install: a fresh virtual environment (no system site packages),
     ``pip install`` of the built translate-gan-runtime wheel (its dependencies from the package

@@ -1,14 +1,17 @@
 """Fixtures of the JavaScript runtime tests: the js/ package installed with `npm ci`, and every
-shipped model exported to ONNX with `translate export` (once per test session)."""
+shipped model exported to ONNX with `translate export` (once per test session: per pytest-xdist worker)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 JS = Path(__file__).resolve().parents[2] / "js"
 
@@ -39,10 +42,12 @@ def js_package() -> Path:
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed: the JavaScript runtime tests need Node.js >= 18 and npm")
-    if not _installed_matches_lock():
-        done = subprocess.run(["npm", "ci"], cwd=JS, env=npm_environment(), capture_output=True, text=True, timeout=600,
-                              check=False)
-        assert done.returncode == 0, f"npm ci failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    # one `npm ci` at a time (pytest-xdist workers, two test runs): npm ci empties node_modules first
+    with FileLock(Path(tempfile.gettempdir()) / f"translate-npm-ci-{hashlib.sha1(bytes(JS)).hexdigest()[:12]}.lock"):
+        if not _installed_matches_lock():
+            done = subprocess.run(["npm", "ci"], cwd=JS, env=npm_environment(), capture_output=True, text=True,
+                                  timeout=600, check=False)
+            assert done.returncode == 0, f"npm ci failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     return JS
 
 
