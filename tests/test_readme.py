@@ -89,7 +89,11 @@ def test_ten_common_commands_run(tmp_path, shared_data):
                     first = server.stdout.readline()
                 finally:
                     server.send_signal(signal.SIGINT)
-                    server.wait(timeout=30)
+                    try:
+                        server.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        server.kill()  # fail, not hang in Popen's exit
+                        raise
             assert "on http://127.0.0.1:" in first, f"{command}: {first}"
             continue
         cwd = tmp_path if words[:3] == ["translate", "convert", "combine"] else ROOT

@@ -450,6 +450,24 @@ def test_browser_page_uploads_and_shows_the_translation(live_server, files, tmp_
         browser.quit()
 
 
+def test_sigint_just_after_the_line_stops_a_server_whose_parent_ignores_sigint(files):
+    # a background job of a script, or a pytest-xdist worker, starts it with SIGINT ignored: the
+    # line's "Ctrl-C stops" must still hold at once, with the usual exit (it used to keep serving)
+    proc = subprocess.Popen([sys.executable, "-m", "translate", "serve", str(files["pth"]), "--port", "0",
+                             "--device", "cpu"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert select.select([proc.stdout], [], [], 90)[0], "the server printed nothing in 90 s"
+        assert proc.stdout.readline().startswith("translate serve: tiny on http://127.0.0.1:")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 130
+        assert proc.stderr.read().strip().splitlines()[-1] == "translate: interrupted"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def test_server_stops_cleanly_on_sigint(live_server):
     _, proc = live_server  # runs last in this module: it stops the shared server
     proc.send_signal(signal.SIGINT)

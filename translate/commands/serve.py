@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import errno
+import signal
 import socket
 import sys
+import threading
 
 from translate.errors import TranslateError, printable
 
@@ -129,6 +131,12 @@ def serve(args: argparse.Namespace) -> int:
         app = create_app(models, limits)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
+        if threading.current_thread() is threading.main_thread():
+            # uvicorn stops on SIGINT even where the parent left SIGINT ignored (a background job of a
+            # script, a pytest-xdist worker); so does the rest of the command: the "Ctrl-C stops" printed
+            # below holds from that moment (not only once uvicorn's handler is in), and the exit is the
+            # usual "translate: interrupted" (130), not a silent 0 after uvicorn re-raises an ignored signal.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         print(printable(f"translate serve: {', '.join(models)} on http://{shown}:{port}/ "
                         f"(API docs: /docs; Ctrl-C stops)"), flush=True)
         if not _is_loopback(host):
