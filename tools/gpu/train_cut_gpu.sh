@@ -53,7 +53,7 @@
 # Smoke test on a CPU (tests/tools/test_train_cut_gpu_script.py runs all of it): DEVICE=cpu INSTALL=0
 # PY=.venv/bin/python NGF=8 NDF=8 LOAD_SIZE=36 CROP_SIZE=32 P2P_NETG=unet_32 WORKERS=0 PRINT_EVERY=2
 # WARMUP_S=0 EXTRA_ARGS="--epochs 3 --epochs-decay 3" PART_MIB=0.1 with DATA, WORK and OUT in a
-# temporary folder (NGF=4 makes FastCUT's NCE loss NaN at its second iteration: use 8).
+# temporary folder.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
