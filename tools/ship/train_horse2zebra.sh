@@ -49,21 +49,18 @@
 # 128x128, batch 1, ngf 16, ndf 32, each recipe's defaults, i.e. CycleGAN with its identity loss):
 # each run gets W / (its own s/it) iterations, in whole epochs of 300 (max(|trainA|, |trainB|)),
 # split into a constant half and a linear-decay half as the facades runs are.
-# Measured 2026-12-06 on the 2-core AMD EPYC Zen 3 VM, no GPU, machine shared with other jobs (two
-# facades training runs and other agents' tests; load average 3.8 at the start, 5.4 at the end),
-# 5 rounds of 1 warm-up + 4 timed iterations, median of the rounds:
-#   CycleGAN 1.590 s/it (rounds 1.520 1.878 1.508 1.592 1.590), peak memory 385 MB
-#   CUT      1.284 s/it (rounds 0.917 1.307 1.284 1.291 1.234), 389 MB   -> 0.81 x CycleGAN's step
-#   FastCUT  0.934 s/it (rounds 0.762 0.966 1.001 0.757 0.934), 320 MB   -> 0.59 x
-# 60 min / 1.590 s = 2264 CycleGAN iterations = 7.5 epochs. Whole epochs for all three: CycleGAN 8
-# epochs (2400 iterations) fixes W = 2400 x 1.590 = 3816 s (63.6 min); CUT gets 3816 / 1.284 = 2972
-# -> 10 epochs (3000 iterations, 3852 s), FastCUT 3816 / 0.934 = 4086 -> 14 epochs (4200 iterations,
-# 3923 s): the three within 3% of one wall clock (from 7 CycleGAN epochs, 55.7 min, CUT would be 4% over).
-# An earlier run of the same benchmark with 3 rounds (load average 3.2 -> 5.9) gave 1.764 / 1.310 /
-# 0.781 s/it (ratios 0.74 / 0.44, rounds disagreeing by up to 4.5x): under this load read the ratios
-# with a +-15% error. On a quiet machine every step is faster, so the budgets take less than 60
-# minutes but stay equal between the three as long as the ratios hold; re-measure with `bench` on a
-# quiet machine and redo the three divisions if W must mean 60 quiet minutes.
+# Measured 2026-12-06 on the 2-core AMD EPYC Zen 3 VM, no GPU, on a quiet machine (the session's
+# training runs paused with SIGSTOP for it), 5 rounds of 1 warm-up + 4 timed iterations, median:
+#   CycleGAN 0.758 s/it (rounds 0.729 0.777 0.758 0.757 0.804), peak memory 384 MB
+#   CUT      0.606 s/it (rounds 0.598 0.630 0.606 0.600 0.699), 387 MB   -> 0.80 x CycleGAN's step
+#   FastCUT  0.381 s/it (rounds 0.384 0.359 0.381 0.380 0.399), 317 MB   -> 0.50 x
+# 60 min / 0.758 s = 4749 CycleGAN iterations = 15.8 epochs. Whole epochs for all three: CycleGAN 16
+# epochs (4800 iterations) fixes W = 4800 x 0.758 = 3638 s (60.6 min); CUT gets 3638 / 0.606 = 6004
+# -> 20 epochs (6000 iterations, 3636 s), FastCUT 3638 / 0.381 = 9549 -> 32 epochs (9600
+# iterations, 3658 s): the three within 1% of one wall clock.
+# The same benchmark on the machine shared with other jobs (load average 3.8 -> 5.4) had given
+# CycleGAN 1.590, CUT 1.284, FastCUT 0.934 s/it (ratios 0.81 / 0.59; another loaded run 0.74 / 0.44):
+# the budgets use the quiet figures, as the facades runs do.
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 RUNS=${RUNS:-runs}
@@ -78,9 +75,9 @@ SMOKE=()
 SUFFIX=
 if [ -n "${SMOKE_ITERS:-}" ]; then SMOKE=(--max-iters "$SMOKE_ITERS"); SUFFIX=-smoke; fi
 
-CYCLEGAN_SCHEDULE=(--epochs 4 --epochs-decay 4)   # 2400 iterations
-CUT_SCHEDULE=(--epochs 5 --epochs-decay 5)        # 3000 iterations
-FASTCUT_SCHEDULE=(--epochs 7 --epochs-decay 7)    # 4200 iterations
+CYCLEGAN_SCHEDULE=(--epochs 8 --epochs-decay 8)     # 4800 iterations
+CUT_SCHEDULE=(--epochs 10 --epochs-decay 10)        # 6000 iterations
+FASTCUT_SCHEDULE=(--epochs 16 --epochs-decay 16)    # 9600 iterations
 
 check_data() {
   for sub in trainA trainB testA testB; do
