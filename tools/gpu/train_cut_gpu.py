@@ -39,6 +39,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run from a checkout that is not installed (the lent machine: PYTHONPATH)
 
 from translate.fileio import atomic_write_text
+from translate.models.weights import sha256_file
+from translate.train.runlog import read_log
 
 # What one device call brings back from $OUT (/work/.library/device/README.md, "Limits"): at most
 # 8 files of at most 16 MiB each, 64 MiB together.
@@ -60,18 +62,8 @@ MIB = 1 << 20
 
 def read_records(run: Path) -> list[dict]:
     """The timed loss records of ``run``/losses.jsonl (health warnings and validations left out)."""
-    path = run / "losses.jsonl"
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:  # a line being written
-            continue
-        if record.get("time", 0) > 0 and "health" not in record and "iteration" in record:
-            records.append(record)
-    return records
+    return [r for r in read_log(run / "losses.jsonl")
+            if r.get("time", 0) > 0 and "health" not in r and "iteration" in r]
 
 
 def seconds_per_iteration(records: list[dict]) -> float | None:
@@ -240,14 +232,6 @@ def load_manifest(keep: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(MIB), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fits(out: Path, files: int, size: int, reserve: bool) -> bool:
     """Whether ``files`` more files of ``size`` bytes together still come back from ``out``, leaving
     room for the script's own files (``reserve``: a place for each of RESERVED not written yet, and
@@ -278,7 +262,7 @@ def pack(args: argparse.Namespace) -> int:
             parts.append({"name": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                           "returned": "this call" if here else None})
     manifest = load_manifest(keep)
-    manifest[path.stem] = {"file": path.name, "bytes": size, "sha256": sha256(path), "parts": parts,
+    manifest[path.stem] = {"file": path.name, "bytes": size, "sha256": sha256_file(path), "parts": parts,
                            "kept_at": str(path), "join": f"cat {path.name}.part* > {path.name}" if count > 1 else None}
     atomic_write_text(keep / "manifest.json", json.dumps(manifest, indent=1) + "\n")
     where = "in $OUT" if here else f"kept in {dest} (too large to come back with this call: see fetch)"
