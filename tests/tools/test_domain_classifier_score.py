@@ -67,7 +67,9 @@ def test_separable_domains_and_translations(tool, tmp_path):
     generator = tmp_path / "g.pth"
     save_official_generator(generator, arch="resnet_6blocks", ngf=4, seed=0)
     report = tool.score(data, models=[("random G", str(generator))], outputs=[("painted", str(painted))],
-                        classifier_size=SIDE, epochs=16, seed=0)
+                        classifier_size=SIDE, epochs=16, seeds=(0,))
+    assert len(report) == 1
+    report = report[0]
     assert report.train_images == (20, 20) and report.holdout_images == (4, 4)
     assert report.test_accuracy >= 0.9, report
     rows = report.rows
@@ -77,14 +79,14 @@ def test_separable_domains_and_translations(tool, tmp_path):
     assert rows["random G"]["images"] == 20 and 0 <= rows["random G"]["called_target"] <= 1
     # deterministic for a seed
     again = tool.score(data, models=[("random G", str(generator))], outputs=[("painted", str(painted))],
-                       classifier_size=SIDE, epochs=16, seed=0)
-    assert again == report
+                       classifier_size=SIDE, epochs=16, seeds=(0,))
+    assert again == [report]
 
 
 @pytest.mark.slow  # a classifier training: ~5 s on the shared 2-core CPU
 def test_identical_domains_are_near_chance(tool, tmp_path):
     data = make_domains(tmp_path / "data", stripes=False, test=40)
-    report = tool.score(data, classifier_size=SIDE, epochs=8, seed=0)
+    [report] = tool.score(data, classifier_size=SIDE, epochs=8)
     assert abs(report.test_accuracy - 0.5) <= 0.25, report
 
 
@@ -95,12 +97,25 @@ def test_cli_writes_json_and_reports_bad_data_in_one_line(tool, tmp_path, capsys
     printed = capsys.readouterr().out
     assert "balanced accuracy" in printed and "input (testA, untranslated)" in printed
     saved = json.loads(out.read_text())
-    assert saved["direction"] == "AtoB" and "input (testA, untranslated)" in saved["rows"]
+    [first] = saved["reports"]
+    assert first["direction"] == "AtoB" and first["seed"] == 0 and "input (testA, untranslated)" in first["rows"]
+    assert saved["mean_called_target"] == {k: v["called_target"] for k, v in first["rows"].items()}
+
+    # several seeds: one classifier each on the same rows, the per-seed table and its mean
+    assert tool.main(["--data", str(data), "--classifier-size", str(SIDE), "--epochs", "2", "--seed", "3",
+                      "--seed", "4", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "per classifier seed" in printed and "seed 3" in printed and "seed 4" in printed
+    saved = json.loads(out.read_text())
+    assert [r["seed"] for r in saved["reports"]] == [3, 4]
+    row = "input (testA, untranslated)"
+    assert saved["mean_called_target"][row] == pytest.approx(
+        sum(r["rows"][row]["called_target"] for r in saved["reports"]) / 2)
 
     # the other direction: the classifier's target is A, the untranslated row is testB
     assert tool.main(["--data", str(data), "--classifier-size", str(SIDE), "--epochs", "2", "--direction", "BtoA",
                       "--json", str(out)]) == 0
-    saved = json.loads(out.read_text())
+    [saved] = json.loads(out.read_text())["reports"]
     assert saved["direction"] == "BtoA" and list(saved["rows"]) == ["input (testB, untranslated)"]
     assert "called A" in capsys.readouterr().out
 
