@@ -32,8 +32,8 @@ def data(tmp_path, shared_data):
 
 # fastcut is the cut branch with --mode fastcut and its own schedule (left out: ~20 s more)
 @pytest.mark.parametrize("target,recipe_keys", [
-    ("cut", {"mode": "cut", "epochs": 5, "epochs_decay": 5}),
-    ("cyclegan", {"lambda_identity": 0.5, "epochs": 4, "epochs_decay": 4}),
+    ("cut", {"mode": "cut", "epochs": 3, "epochs_decay": 2}),
+    ("cyclegan", {"lambda_identity": 0.5, "epochs": 2, "epochs_decay": 2}),
 ])
 def test_target_trains_and_resumes(data, tmp_path, target, recipe_keys):
     runs = tmp_path / "runs"

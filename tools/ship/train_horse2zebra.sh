@@ -43,22 +43,24 @@
 # their presets (docs/cut.md: --mode cut = lambda_NCE 1 + identity NCE; --mode fastcut = lambda_NCE
 # 10 + flip-equivariance), anti-aliased G and D, Xavier init. Only the schedules are ours:
 #
-# Budget: the same wall clock W, about 30 minutes of one core, for each (first planned at 60; halved so
-# that the three runs and the facades label map -> photo runs fit one 3-hour session on two cores). "Same wall clock" on a
+# Budget: the same wall clock W, about 15 minutes of one core, for each (first planned at 60, then 30;
+# cut so that the three runs and the facades label map -> photo runs fit one 3-hour session on two
+# cores; the CycleGAN run was at iteration 400 of 2400, before any decay, when its schedule was cut,
+# so what it computed is what a run started with these values computes). "Same wall clock" on a
 # machine shared with other jobs cannot be timed directly, so it is turned into iterations through
 # the step times of the three measured side by side in one run (`bench` below: fp32, one thread,
 # 128x128, batch 1, ngf 16, ndf 32, each recipe's defaults, i.e. CycleGAN with its identity loss):
 # each run gets W / (its own s/it) iterations, in whole epochs of 300 (max(|trainA|, |trainB|)),
-# split into a constant half and a linear-decay half as the facades runs are.
+# split into a constant half and a linear-decay half as the facades runs are (CUT's 5 epochs: 3 + 2).
 # Measured 2026-12-06 on the 2-core AMD EPYC Zen 3 VM, no GPU, on a quiet machine (the session's
 # training runs paused with SIGSTOP for it), 5 rounds of 1 warm-up + 4 timed iterations, median:
 #   CycleGAN 0.758 s/it (rounds 0.729 0.777 0.758 0.757 0.804), peak memory 384 MB
 #   CUT      0.606 s/it (rounds 0.598 0.630 0.606 0.600 0.699), 387 MB   -> 0.80 x CycleGAN's step
 #   FastCUT  0.381 s/it (rounds 0.384 0.359 0.381 0.380 0.399), 317 MB   -> 0.50 x
-# 30 min / 0.758 s = 2375 CycleGAN iterations = 7.9 epochs. Whole epochs for all three: CycleGAN 8
-# epochs (2400 iterations) fixes W = 2400 x 0.758 = 1819 s (30.3 min); CUT gets 1819 / 0.606 = 3002
-# -> 10 epochs (3000 iterations, 1818 s), FastCUT 1819 / 0.381 = 4774 -> 16 epochs (4800
-# iterations, 1829 s): the three within 1% of one wall clock.
+# 15 min / 0.758 s = 1187 CycleGAN iterations = 4.0 epochs. Whole epochs for all three: CycleGAN 4
+# epochs (1200 iterations) fixes W = 1200 x 0.758 = 910 s (15.2 min); CUT gets 910 / 0.606 = 1501
+# -> 5 epochs (1500 iterations, 909 s), FastCUT 910 / 0.381 = 2388 -> 8 epochs (2400 iterations,
+# 914 s): the three within 1% of one wall clock.
 # The same benchmark on the machine shared with other jobs (load average 3.8 -> 5.4) had given
 # CycleGAN 1.590, CUT 1.284, FastCUT 0.934 s/it (ratios 0.81 / 0.59; another loaded run 0.74 / 0.44):
 # the budgets use the quiet figures, as the facades runs do.
@@ -76,9 +78,9 @@ SMOKE=()
 SUFFIX=
 if [ -n "${SMOKE_ITERS:-}" ]; then SMOKE=(--max-iters "$SMOKE_ITERS"); SUFFIX=-smoke; fi
 
-CYCLEGAN_SCHEDULE=(--epochs 4 --epochs-decay 4)     # 2400 iterations
-CUT_SCHEDULE=(--epochs 5 --epochs-decay 5)          # 3000 iterations
-FASTCUT_SCHEDULE=(--epochs 8 --epochs-decay 8)      # 4800 iterations
+CYCLEGAN_SCHEDULE=(--epochs 2 --epochs-decay 2)     # 1200 iterations
+CUT_SCHEDULE=(--epochs 3 --epochs-decay 2)          # 1500 iterations
+FASTCUT_SCHEDULE=(--epochs 4 --epochs-decay 4)      # 2400 iterations
 
 check_data() {
   for sub in trainA trainB testA testB; do
