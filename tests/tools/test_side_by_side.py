@@ -78,7 +78,9 @@ def test_bad_model_is_one_line_and_writes_nothing(tool, setup, tmp_path, capsys)
     assert not out.exists()
 
 
-def test_refuses_a_non_png_name(tool, setup, tmp_path, capsys):
+def test_refuses_an_unknown_image_name_and_writes_jpeg(tool, setup, tmp_path, capsys):
     inputs, (g1, _) = setup
-    assert tool.main([str(inputs), "--model", str(g1), "-o", str(tmp_path / "grid.jpg")]) == 2
-    assert ".png" in capsys.readouterr().err
+    assert tool.main([str(inputs), "--model", str(g1), "-o", str(tmp_path / "grid.gif")]) == 2
+    assert ".png or .jpg" in capsys.readouterr().err and not (tmp_path / "grid.gif").exists()
+    assert tool.main([str(inputs), "--limit", "1", "--model", str(g1), "-o", str(tmp_path / "grid.jpg")]) == 0
+    assert (tmp_path / "grid.jpg").read_bytes()[:2] == b"\xff\xd8"  # a JPEG file

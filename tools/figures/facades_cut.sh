@@ -7,7 +7,7 @@
 #   RUNS=/work/runs DATA=../shared/data bash tools/figures/facades_cut.sh label2photo   # docs/cut_facades_label2photo.jpg
 #
 # The test pairs are A|B side by side (A the photo, B the label map); the halves are cut into a
-# temporary folder, never next to the data. OUT overrides the figure's path (.jpg, quality 85).
+# temporary folder, never next to the data. OUT overrides the figure's path (.jpg: quality 85).
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 RUNS=${RUNS:-runs}
@@ -45,11 +45,4 @@ for path in sorted(list_images(test), key=lambda p: (not p.stem.isdigit(), int(p
     w = pair.shape[1] // 2
     cv2.imwrite(str(out / f"{path.stem}.png"), pair[:, half * w:(half + 1) * w])
 PY
-$PY tools/figures/side_by_side.py "$tmp/inputs" --cell 160 "${models[@]}" -o "$tmp/figure.png"
-$PY -c "
-import sys, cv2
-from translate.fileio import atomic_write_bytes
-ok, data = cv2.imencode('.jpg', cv2.imread(sys.argv[1]), [cv2.IMWRITE_JPEG_QUALITY, 85])
-atomic_write_bytes(sys.argv[2], data.tobytes())
-" "$tmp/figure.png" "$OUT"
-echo "wrote $OUT"
+$PY tools/figures/side_by_side.py "$tmp/inputs" --cell 160 "${models[@]}" -o "$OUT"

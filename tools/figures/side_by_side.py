@@ -11,7 +11,7 @@ resizes every input to S x S (area interpolation) before the models see it, for 
 another scale than the files' (the horse2zebra runs of tools/ship/train_horse2zebra.sh train on
 128x128 crops of images resized to 143: --size 144); the input column shows exactly what the models were given. Every cell is shown
 at ``--cell`` px (nearest-neighbour, so no pixel is smoothed), the column labels above the first
-row. The PNG is written atomically; the inputs are never overwritten. The models run through the
+row. The figure (.png, or .jpg at quality 85) is written atomically; the inputs are never overwritten. The models run through the
 package's public API (``translate.load`` and the returned translator), as a user's code would.
 """
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     p.add_argument("--model", action="append", required=True, metavar="[LABEL=]SPEC",
                    help="a model column (repeatable, in order): zoo name, run folder, checkpoint or .onnx")
-    p.add_argument("-o", "--out", required=True, help="the PNG to write")
+    p.add_argument("-o", "--out", required=True, help="the figure to write: .png, or .jpg (quality 85)")
     p.add_argument("--limit", type=int, default=0, help="only the first N inputs (0: all)")
     p.add_argument("--size", type=int, default=0, help="resize inputs to SIZE x SIZE before the models (0: as they are)")
     p.add_argument("--cell", type=int, default=256, help="side of each shown image in px (default 256)")
@@ -100,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     args = p.parse_args(argv)
     try:
-        if Path(args.out).suffix.lower() != ".png":
-            raise TranslateError(f"-o {args.out}: the figure is written as PNG; give a name ending in .png")
+        if Path(args.out).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            raise TranslateError(f"-o {args.out}: the figure is written as PNG or JPEG; give a name ending in "
+                                 ".png or .jpg")
         if args.cell < 16 or args.size < 0 or args.limit < 0:
             raise TranslateError("--cell must be at least 16, --size and --limit at least 0")
         models = [parse_model(m) for m in args.model]
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             model = translate.load(spec, device=args.device, direction=args.direction)
             columns.append((name, [as_rgb(model(rgb)) for _, rgb in inputs]))
         grid = side_by_side([rgb for _, rgb in inputs], columns, args.cell)
-        write_image(args.out, grid, protect=[f for f, _ in inputs])
+        # JPEG at quality 85: the docs' photo figures, a tenth of the PNG's size
+        write_image(args.out, grid, quality=85, protect=[f for f, _ in inputs])
     except TranslateError as e:
         print(f"side_by_side.py: error: {e}", file=sys.stderr)
         return 2
