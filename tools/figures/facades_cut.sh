@@ -35,14 +35,13 @@ from pathlib import Path
 
 import cv2
 
+from translate.data.layouts import split_aligned
 from translate.imageio import list_images
 
 test, out, half = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 out.mkdir()
 # numbered files in numeric order (1, 2, 3; not 1, 10, 100)
 for path in sorted(list_images(test), key=lambda p: (not p.stem.isdigit(), int(p.stem) if p.stem.isdigit() else 0, p.name))[:3]:
-    pair = cv2.imread(str(path))
-    w = pair.shape[1] // 2
-    cv2.imwrite(str(out / f"{path.stem}.png"), pair[:, half * w:(half + 1) * w])
+    cv2.imwrite(str(out / f"{path.stem}.png"), split_aligned(cv2.imread(str(path)), str(path))[half])
 PY
 $PY tools/figures/side_by_side.py "$tmp/inputs" --cell 160 "${models[@]}" -o "$OUT"
