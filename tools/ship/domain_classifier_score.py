@@ -225,6 +225,8 @@ def score(data: str | Path, models: list[tuple[str, str]] = (), outputs: list[tu
     if len(translated) != 1 + len(models) + len(outputs):
         raise TranslateError("each --model / --outputs needs its own label (LABEL=...)")
     inputs = {label: to_tensor(images, classifier_size) for label, images in translated.items()}
+    source_x = inputs[f"input (test{src}, untranslated)"]  # the real test split, made once for every seed
+    target_x = to_tensor(targets, classifier_size)
     distances = {}
     if fid:
         from translate.eval.fid import fid_kid
@@ -236,8 +238,8 @@ def score(data: str | Path, models: list[tuple[str, str]] = (), outputs: list[tu
         # label 1 is always the target domain, so "called B" below reads "called target" for BtoA
         net, epoch, holdout_acc = train_classifier(source_fit, target_fit, source_held, target_held,
                                                    epochs=epochs, seed=seed)
-        p_source = predict(net, to_tensor(sources, classifier_size))
-        p_target = predict(net, to_tensor(targets, classifier_size))
+        p_source = predict(net, source_x)
+        p_target = predict(net, target_x)
         report = ClassifierReport(direction, seed, classifier_size, (len(source_fit), len(target_fit)),
                                   (len(source_held), len(target_held)), epoch, holdout_acc,
                                   accuracy(p_source, 0), accuracy(p_target, 1))
