@@ -33,6 +33,9 @@ def test_label2photo_figure(shared_data, tmp_path):
     missing = _script(runs, shared_data, out)  # no CUT run yet: one line, exit 2, nothing written
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "facades-cut-label2photo" in missing.stderr
     assert not out.exists()
+    no_data = _script(runs, tmp_path / "nowhere", out)  # a wrong DATA: one line, exit 2, nothing written
+    assert no_data.returncode == 2 and no_data.stderr.count("\n") == 1 and "paired/facades/test" in no_data.stderr
+    assert not out.exists()
 
     # a real (one-iteration) CUT run stands in for both runs: the figure only needs loadable runs
     assert main(["train", "cut", "--data", str(horses), "--out", str(runs / "facades-cut-label2photo"),

@@ -18,6 +18,10 @@ case "${1:-}" in
                                --model "CycleGAN=facades-cyclegan-label2photo") ;;
   *) echo "usage: bash tools/figures/facades_cut.sh photo2label|label2photo" >&2; exit 2 ;;
 esac
+if [ ! -d "$DATA/paired/facades/test" ]; then
+  echo "facades_cut.sh: $DATA/paired/facades/test: no such folder; set DATA to the folder holding paired/facades" >&2
+  exit 2
+fi
 for recipe in cut fastcut; do
   run="$RUNS/facades-$recipe-$1"
   if [ ! -f "$run/checkpoints/latest.pt" ]; then
